@@ -1,0 +1,34 @@
+# vipkeeper: the two commands a newcomer needs are `make lab` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+PKGS  ?= ./...
+
+.PHONY: all build bins deps test vet lab clean
+
+all: build
+
+## build: the vipkeeper binary into bin/
+build:
+	$(GO) build -o bin/vipkeeper ./cmd/vipkeeper
+
+## deps: system packages the tests need (iproute2, ...), installed only when missing
+deps:
+	bash hack/deps.sh
+
+## bins: etcd and kube-apiserver from their Go module sources into bin/ (skipped when up to date)
+bins:
+	bash hack/build.sh
+
+vet:
+	$(GO) vet $(PKGS)
+
+## test: every test, as CI runs it (root runs the network-namespace tests too)
+test: deps bins vet build
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## lab: the local lab: real control plane, simulated nodes, live VIP view (needs root)
+lab: deps bins build
+	./bin/vipkeeper lab
+
+clean:
+	rm -rf bin/ out/

@@ -1,0 +1,103 @@
+package announce
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultProtocol marks vipkeeper's addresses in IFA_PROTO ('V').
+	// The kernel uses 1-3 for its own addresses; iproute2 shows 0x56.
+	DefaultProtocol uint8 = 0x56
+	// DefaultBurstCount announcements follow the first one, like MetalLB's
+	// five-second burst and keepalived's 5 GARPs.
+	DefaultBurstCount = 5
+	// DefaultBurstInterval spaces the burst (MetalLB uses 1.1 s).
+	DefaultBurstInterval = time.Second
+	// DefaultRefreshInterval re-announces every held VIP while held, so a
+	// switch or client that missed the burst (metallb#584, cilium#48626)
+	// learns within half a minute without flooding the segment.
+	DefaultRefreshInterval = 30 * time.Second
+)
+
+// Sentinel errors; test with errors.Is.
+var (
+	ErrClosed      = errors.New("announcer closed")
+	ErrExpired     = errors.New("deadline less than one second away")
+	ErrInvalidVIP  = errors.New("not a global unicast address")
+	ErrNotOwned    = errors.New("address already present and not owned by vipkeeper")
+	ErrNoInterface = errors.New("no interface covers the vip")
+)
+
+// Config configures an Announcer. The zero value is valid.
+type Config struct {
+	// Interface carries every VIP. Empty: the interface whose connected
+	// network covers the VIP.
+	Interface string
+	// BurstCount announcements follow the first, BurstInterval apart.
+	BurstCount    int
+	BurstInterval time.Duration
+	// RefreshInterval re-announces held VIPs after the burst.
+	RefreshInterval time.Duration
+	// Protocol is the IFA_PROTO value marking owned addresses.
+	Protocol uint8
+	// NetNS is the path of a network namespace (/run/netns/x) to work in;
+	// empty means the caller's, which is what production uses. For tests.
+	NetNS string
+	// Logger gets transitions at Info and announcements at Debug.
+	Logger *slog.Logger
+	// OnSend, if set, is called after every announcement attempt (metrics).
+	OnSend func(vip netip.Addr, iface string, err error)
+}
+
+// Address is one desired VIP: hold ip until Until, which becomes the
+// address's kernel lifetime. Until must come from time.Now() (monotonic).
+type Address struct {
+	IP    netip.Addr
+	Until time.Time
+}
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	if c.BurstCount == 0 {
+		c.BurstCount = DefaultBurstCount
+	}
+	if c.BurstInterval == 0 {
+		c.BurstInterval = DefaultBurstInterval
+	}
+	if c.RefreshInterval == 0 {
+		c.RefreshInterval = DefaultRefreshInterval
+	}
+	if c.Protocol == 0 {
+		c.Protocol = DefaultProtocol
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate checks the configuration after defaults are applied.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case len(c.Interface) > unix.IFNAMSIZ-1:
+		return fmt.Errorf("interface %q: name longer than %d characters", c.Interface, unix.IFNAMSIZ-1)
+	case c.BurstCount < 0:
+		return fmt.Errorf("burst count %d: must not be negative", c.BurstCount)
+	case c.BurstInterval < 10*time.Millisecond:
+		return fmt.Errorf("burst interval %s: must be at least 10ms", c.BurstInterval)
+	case c.RefreshInterval < c.BurstInterval:
+		return fmt.Errorf("refresh interval %s: must not be shorter than the burst interval %s",
+			c.RefreshInterval, c.BurstInterval)
+	case c.Protocol <= 3:
+		return fmt.Errorf("protocol %d: 1-3 belong to the kernel", c.Protocol)
+	}
+	return nil
+}

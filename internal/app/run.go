@@ -1,0 +1,173 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/vipkeeper/vipkeeper/internal/announce"
+	"github.com/vipkeeper/vipkeeper/internal/controller"
+	"github.com/vipkeeper/vipkeeper/internal/daemon"
+	"github.com/vipkeeper/vipkeeper/internal/election"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
+)
+
+// Run builds the real adapters for cfg and runs the daemon until ctx ends (SIGTERM), then
+// withdraws every VIP and releases its Lease within cfg.StopTimeout.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	rc, err := restConfig(cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	plane, err := announce.New(announce.Config{Interface: cfg.Interface, Logger: log})
+	if err != nil {
+		return fmt.Errorf("data plane: %w", err)
+	}
+	defer plane.Close()
+	// Crash recovery: whatever an earlier vipkeeper left on this node is not held now.
+	if err := plane.Set(ctx, nil); err != nil {
+		log.Error("start-up sweep incomplete; the kernel lifetimes still remove stale VIPs", "err", err)
+	}
+	return runWith(ctx, cfg, log, rc, client, plane)
+}
+
+func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane *announce.Announcer) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d, err := newDaemon(cfg, log, rc, client, plane, daemon.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+	rec, stopRec := controller.NewRecorder(ctx, client, cfg.NodeName)
+	defer stopRec()
+	ctrl, err := controller.New(controller.Config{
+		Client: client, Elections: wants{d}, Recorder: rec, NodeName: cfg.NodeName,
+		Namespace: cfg.Namespace, Class: controller.Class{Name: cfg.LoadBalancerClass, Default: cfg.DefaultClass},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	d.SetNotifier(notifier{ctrl.NodeEvents(), rec})
+	return supervise(ctx, cfg, log, reg, plane, ctrl, d)
+}
+
+func newDaemon(cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane *announce.Announcer, m *daemon.Metrics) (*daemon.Daemon, error) {
+	lc, err := lease.NewClient(rc, lease.ClientConfig{QPS: float32(cfg.LeaseQPS), Burst: cfg.LeaseBurst, Timeout: cfg.RenewDeadline})
+	if err != nil {
+		return nil, err
+	}
+	store, err := lease.New(lease.Config{Client: lc.CoordinationV1(), Namespace: cfg.Namespace,
+		Identity: cfg.NodeName, Duration: cfg.LeaseDuration})
+	if err != nil {
+		return nil, err
+	}
+	ec := election.DefaultConfig(cfg.NodeName)
+	ec.LeaseDuration, ec.RenewDeadline, ec.RetryPeriod = cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod
+	return daemon.New(daemon.Config{Election: ec, Namespace: cfg.Namespace, Leases: store,
+		Source: lease.NewSource(client, cfg.Namespace), Plane: plane, Logger: log, Metrics: m,
+		StopTimeout: cfg.StopTimeout})
+}
+
+// supervise runs every part until ctx ends. The daemon outlives ctx by its stop budget; a
+// part failing early stops the rest the same graceful way.
+func supervise(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry,
+	plane *announce.Announcer, ctrl *controller.Controller, d *daemon.Daemon) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ready := func() bool { return ctrl.HasSynced() && d.Synced() }
+	health, err := serve(ctx, cfg.HealthAddr, healthMux(ready), log)
+	if err != nil {
+		return err
+	}
+	metrics, err := serve(ctx, cfg.MetricsAddr, metricsMux(reg), log)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 4)
+	run := func(name string, f func() error) {
+		go func() {
+			err := f()
+			if err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+			errc <- err
+		}()
+	}
+	pctx, stopPlane := context.WithCancel(context.WithoutCancel(ctx)) // announcing outlives the stop budget
+	defer stopPlane()
+	run("data plane", func() error { return plane.Run(pctx) })
+	run("controller", func() error { return ctrl.Run(ctx) })
+	run("health", health)
+	run("metrics", metrics)
+	derr := d.Run(ctx)
+	stopPlane()
+	for range 4 {
+		<-errc
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return errors.Join(cause, derr)
+	}
+	return derr
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		rc, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster config (set --kubeconfig outside a cluster): %w", err)
+		}
+		return rc, nil
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	return rc, nil
+}
+
+// wants hands the controller's per-node wants to the daemon.
+type wants struct{ d *daemon.Daemon }
+
+func (w wants) Want(in map[netip.Addr]controller.Want) {
+	out := make(map[netip.Addr]daemon.Want, len(in))
+	for ip, cw := range in {
+		out[ip] = daemon.Want{Wanted: true, Eligible: cw.Eligible, Rank: cw.Rank, Services: cw.Services}
+	}
+	w.d.SetWants(out)
+}
+
+// notifier adds lease problems to the controller's per-node Events.
+type notifier struct {
+	*controller.NodeEvents
+	rec record.EventRecorder
+}
+
+func (n notifier) Problem(ip netip.Addr, svcs []types.NamespacedName, reason, msg string) {
+	for _, nn := range svcs {
+		n.rec.Eventf(serviceRef(nn), "Warning", reason, "VIP %s: %s", ip, msg)
+	}
+}
+
+
+func serviceRef(nn types.NamespacedName) *corev1.ObjectReference {
+	return &corev1.ObjectReference{Kind: "Service", APIVersion: "v1", Namespace: nn.Namespace, Name: nn.Name}
+}

@@ -1,0 +1,56 @@
+// Package controller turns Services, EndpointSlices and Nodes into what this node should
+// do about each VIP (a Want per IP, handed to the daemon's Elections), and, on exactly one
+// elected daemon, writes Service status and the Events about refused requests.
+//
+// Invariants:
+//
+//   - One election per IP. A VIP used by several Services is one Want, never one per
+//     Service: separate elections for one IP are how peers end up with two announcers
+//     (cilium#48419, kube-vip#441). The set of Wants is computed whole and replaces the
+//     previous one.
+//   - Bad input disturbs nothing else. The decision is the pure function Compute. A bad
+//     token, a clash or a wrong class refuses only that Service's request (a Problem,
+//     which becomes a Warning Event), never another Service's VIP, and no input panics
+//     (FuzzParseIPs, FuzzCompute).
+//   - Node Ready is never used. Nodes are read only for the label
+//     node.kubernetes.io/exclude-from-external-load-balancers and for their addresses (a
+//     VIP may not be a node's own IP). Ready flips in bulk when a control plane recovers
+//     (gardener#3947, metallb#615); the per-VIP Lease already tells a dead node apart.
+//     This node's own Node object is not required: if it is missing, the node counts as
+//     a Cluster candidate.
+//   - Status and Events are output only. They never feed back into the Wants, and a
+//     failing status write never causes a withdrawal (kube-vip#1032).
+//
+// Which Services: type LoadBalancer with spec.loadBalancerClass equal to the configured
+// class (default vipkeeper.io/lb), or with no class when Class.Default is set, and not
+// being deleted. Which VIPs: the first present (non-blank) of the annotation
+// vipkeeper.io/loadbalancer-ips, spec.loadBalancerIP, the allocator's annotation
+// vipkeeper.io/allocated-ips. A present source with only bad tokens yields no VIP rather
+// than falling back to the next, which would give the user an IP they did not ask for.
+//
+// Candidates. externalTrafficPolicy Cluster: every node not opted out. Local: nodes with
+// a local endpoint that is ready, or serving and not terminating; when the Service has
+// no such endpoint anywhere, nodes with a terminating-but-serving one (kube-proxy falls
+// back to these too, so the VIP stays lit during a rollout rather than going dark).
+// Opted-out nodes are never candidates. This node's rank is its position by
+// sha256("node#ip") among the candidates, so many VIPs spread over the nodes.
+//
+// Sharing. Services may share an IP only if all carry the same non-empty
+// vipkeeper.io/sharing-key, have the same externalTrafficPolicy and disjoint (protocol,
+// port) sets. Otherwise the oldest (creationTimestamp, then namespace/name) keeps the IP
+// and a younger one's request for it is refused (IPInUse for missing or different keys,
+// UnsafeSharing for policy or port clashes). For shared Local Services the candidates
+// are the nodes with a local endpoint for every Service; if no node has all, the nodes
+// with one for any: serving some of the Services beats serving none of them.
+//
+// CanCarry. If this node's interface cannot carry a VIP's family, only this node's
+// eligibility is refused: the VIP stays wanted (Eligible=false here) so other nodes may
+// announce it, and the node reports its own UnsupportedFamily Event. The other nodes still
+// count this node when ranking; that delays their spread by at most one step, never safety.
+//
+// Status writer. client-go leader election on the Lease vipkeeper-controller in the
+// daemon namespace picks one daemon to write status.loadBalancer.ingress (ip and
+// ipMode VIP, sorted) of every Service of our class and to record the refusal Events, so
+// N daemons neither fight over status nor repeat Events. Services not of our class are
+// never touched.
+package controller
