@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/vipkeeper/vipkeeper/internal/app"
+	"github.com/vipkeeper/vipkeeper/internal/lab"
 )
 
 func main() {
@@ -18,6 +19,11 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "lab" { // the local lab (make lab); see internal/lab
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return lab.Main(ctx, args[1:], os.Stdout)
+	}
 	var cfg app.Config
 	fs := flag.NewFlagSet("vipkeeper", flag.ContinueOnError)
 	cfg.Bind(fs)

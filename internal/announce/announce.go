@@ -28,10 +28,13 @@ type Announcer struct {
 	done chan struct{} // closed by Close
 	runs sync.WaitGroup
 
-	mu      sync.Mutex
-	closed  bool
-	running bool
-	vips    map[netip.Addr]*vip // VIPs this process installed and announces
+	mu sync.Mutex
+	// CanCarry's address dump and when it was taken.
+	carryAddrs []kaddr
+	carryAt    time.Time
+	closed     bool
+	running    bool
+	vips       map[netip.Addr]*vip // VIPs this process installed and announces
 }
 
 // vip is one held VIP.
@@ -218,10 +221,17 @@ func (a *Announcer) applyLocked(ip netip.Addr, until time.Time, addrs []kaddr) e
 	if err != nil {
 		return fmt.Errorf("add %s: %w", ip, err)
 	}
-	if l.index != v.link.index {
-		return a.installLocked(ip, until, addrs)
+	if l.index != v.link.index || !a.ownedOn(ip, l.index, addrs) {
+		return a.installLocked(ip, until, addrs) // moved, or deleted behind our back
 	}
 	return a.refreshLocked(v, until)
+}
+
+// ownedOn reports whether addrs holds ip, owned, on interface index.
+func (a *Announcer) ownedOn(ip netip.Addr, index int, addrs []kaddr) bool {
+	return slices.ContainsFunc(addrs, func(ka kaddr) bool {
+		return ka.index == index && ka.prefix.Addr() == ip && a.mark.owns(ka)
+	})
 }
 
 // installLocked puts ip on its interface and sends the first announcement;
@@ -333,4 +343,35 @@ func (a *Announcer) linkFor(ip netip.Addr, addrs []kaddr) (link, error) {
 		return link{}, noInterfaceError{ip: ip}
 	}
 	return a.k.linkByIndex(index)
+}
+
+// CanCarry reports whether this node can put ip on an interface: a configured interface
+// must exist and, for IPv6, have IPv6 enabled (some IPv6 address, link-local counts); without
+// one, a connected network must cover ip. The controller uses it to refuse eligibility (not
+// the VIP) on nodes that cannot serve it.
+func (a *Announcer) CanCarry(ip netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// The controller asks for every VIP on every recompute: reuse one dump for a second.
+	if time.Since(a.carryAt) > time.Second {
+		addrs, err := a.k.list()
+		if err != nil {
+			return fmt.Errorf("list addresses: %w", err)
+		}
+		a.carryAddrs, a.carryAt = addrs, time.Now()
+	}
+	addrs := a.carryAddrs
+	l, err := a.linkFor(ip, addrs)
+	if err != nil {
+		return err
+	}
+	if !ip.Unmap().Is6() {
+		return nil
+	}
+	for _, ka := range addrs {
+		if ka.index == l.index && ka.prefix.Addr().Is6() {
+			return nil
+		}
+	}
+	return fmt.Errorf("interface %s has no IPv6 address: it cannot carry %s", l.name, ip)
 }

@@ -67,21 +67,28 @@ func TestAdd_InstallsHostAddressWithFiniteLifetimeAndLabel(t *testing.T) {
 }
 
 func TestAdd_RefreshesLifetimeOfHeldVIPWithoutNewAnnouncement(t *testing.T) {
-	l := newLab(t)
-	var sends atomic.Int32
-	a := l.announcer(Config{OnSend: func(netip.Addr, string, error) { sends.Add(1) }})
-	if err := a.Add(t.Context(), hold("198.51.100.7", 5*time.Second)); err != nil {
-		t.Fatalf("Add: %v", err)
-	}
-	if err := a.Add(t.Context(), hold("198.51.100.7", time.Hour)); err != nil {
-		t.Fatalf("refreshing Add: %v", err)
-	}
-	got := l.nodeAddrs()
-	if i := indexOf(got, "198.51.100.7/32"); i < 0 || got[i].Valid < 3500 {
-		t.Errorf("after refresh: %+v, want 198.51.100.7/32 with about 3599s left", got)
-	}
-	if n := sends.Load(); n != 1 {
-		t.Errorf("announcements = %d, want 1 (a refresh announces nothing new)", n)
+	for _, tc := range []struct{ name, vip, cidr string }{
+		{name: "ipv4", vip: "198.51.100.7", cidr: "198.51.100.7/32"},
+		{name: "ipv6", vip: "2001:db8::7", cidr: "2001:db8::7/128"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t)
+			var sends atomic.Int32
+			a := l.announcer(Config{OnSend: func(netip.Addr, string, error) { sends.Add(1) }})
+			if err := a.Add(t.Context(), hold(tc.vip, 5*time.Second)); err != nil {
+				t.Fatalf("Add: %v", err)
+			}
+			if err := a.Add(t.Context(), hold(tc.vip, time.Hour)); err != nil {
+				t.Fatalf("refreshing Add: %v", err)
+			}
+			got := l.nodeAddrs()
+			if i := indexOf(got, tc.cidr); i < 0 || got[i].Valid < 3500 || got[i].Valid > 3600 {
+				t.Errorf("after refresh: %+v, want %s with about 3599s left", got, tc.cidr)
+			}
+			if n := sends.Load(); n != 1 {
+				t.Errorf("announcements = %d, want 1 (a refresh announces nothing new)", n)
+			}
+		})
 	}
 }
 
@@ -241,5 +248,22 @@ func TestAdd_MarksVIPsWithTheProtocolField(t *testing.T) {
 		"198.51.100.7/32": DefaultProtocol, "2001:db8::7/128": DefaultProtocol}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("address protocols (-want +got):\n%s", diff)
+	}
+}
+
+func TestSet_ReinstallsAndAnnouncesAHeldVIPDeletedBehindItsBack(t *testing.T) {
+	l := newLab(t)
+	var sends atomic.Int32
+	a := l.announcer(Config{OnSend: func(netip.Addr, string, error) { sends.Add(1) }})
+	desired := []Address{hold("198.51.100.7", time.Minute)}
+	if err := a.Set(t.Context(), desired); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	l.ip("-n", l.node, "addr", "del", "198.51.100.7/32", "dev", "eth0")
+	if err := a.Set(t.Context(), desired); err != nil {
+		t.Fatalf("second Set: %v", err)
+	}
+	if dev := l.nodeHas("198.51.100.7/32"); dev != "eth0" || sends.Load() != 2 {
+		t.Errorf("VIP on %q after %d announcements, want eth0 after 2", dev, sends.Load())
 	}
 }

@@ -53,6 +53,7 @@ type Config struct {
 	// Logger gets transitions at Info and announcements at Debug.
 	Logger *slog.Logger
 	// OnSend, if set, is called after every announcement attempt (metrics).
+	// It runs with the Announcer's lock held and must not call back into it.
 	OnSend func(vip netip.Addr, iface string, err error)
 }
 

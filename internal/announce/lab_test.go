@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -31,6 +33,29 @@ type lab struct {
 	nodeMAC      string // node eth0
 }
 
+// TestMain deletes namespaces left by test binaries that died before their
+// cleanups ran (a -timeout panic): names carry the creator's PID, and only
+// those whose process is gone are touched, so parallel packages are safe.
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		sweepDeadLabs()
+	}
+	os.Exit(m.Run())
+}
+
+func sweepDeadLabs() {
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "vktest-%d-", &pid); err != nil || pid <= 0 {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, os.ErrNotExist) {
+			_ = exec.Command("ip", "netns", "del", e.Name()).Run()
+		}
+	}
+}
+
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -46,7 +71,7 @@ func newLab(t *testing.T) *lab {
 	needRoot(t)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	id := "vktest-" + hex.EncodeToString(b)
+	id := fmt.Sprintf("vktest-%d-%s", os.Getpid(), hex.EncodeToString(b))
 	l := &lab{t: t, node: id + "-node", client: id + "-client"}
 	for _, ns := range []string{l.node, l.client} {
 		l.ip("netns", "add", ns)

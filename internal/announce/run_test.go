@@ -73,7 +73,7 @@ func TestAnnouncer_ConcurrentAddAndRemoveOfDifferentVIPs(t *testing.T) {
 		Logger: slog.New(slog.DiscardHandler)})
 	runAnnouncer(t, a)
 	var wg sync.WaitGroup
-	errs := make(chan error, 8*5)
+	errs := make(chan error, 8*5*2)
 	for i := range 8 {
 		wg.Add(1)
 		go func() {

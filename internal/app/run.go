@@ -9,12 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/vipkeeper/vipkeeper/internal/announce"
 	"github.com/vipkeeper/vipkeeper/internal/controller"
@@ -61,12 +58,12 @@ func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config,
 	ctrl, err := controller.New(controller.Config{
 		Client: client, Elections: wants{d}, Recorder: rec, NodeName: cfg.NodeName,
 		Namespace: cfg.Namespace, Class: controller.Class{Name: cfg.LoadBalancerClass, Default: cfg.DefaultClass},
-		Logger: log,
+		CanCarry: plane.CanCarry, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	d.SetNotifier(notifier{ctrl.NodeEvents(), rec})
+	d.SetNotifier(ctrl.NodeEvents())
 	return supervise(ctx, cfg, log, reg, plane, ctrl, d)
 }
 
@@ -153,21 +150,4 @@ func (w wants) Want(in map[netip.Addr]controller.Want) {
 		out[ip] = daemon.Want{Wanted: true, Eligible: cw.Eligible, Rank: cw.Rank, Services: cw.Services}
 	}
 	w.d.SetWants(out)
-}
-
-// notifier adds lease problems to the controller's per-node Events.
-type notifier struct {
-	*controller.NodeEvents
-	rec record.EventRecorder
-}
-
-func (n notifier) Problem(ip netip.Addr, svcs []types.NamespacedName, reason, msg string) {
-	for _, nn := range svcs {
-		n.rec.Eventf(serviceRef(nn), "Warning", reason, "VIP %s: %s", ip, msg)
-	}
-}
-
-
-func serviceRef(nn types.NamespacedName) *corev1.ObjectReference {
-	return &corev1.ObjectReference{Kind: "Service", APIVersion: "v1", Namespace: nn.Namespace, Name: nn.Name}
 }

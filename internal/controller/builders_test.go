@@ -37,19 +37,23 @@ func svc(name string, opts ...svcOpt) *corev1.Service {
 	return s
 }
 
-func ips(v string) svcOpt       { return func(s *corev1.Service) { s.Annotations[AnnotationIPs] = v } }
-func allocated(v string) svcOpt { return func(s *corev1.Service) { s.Annotations[AnnotationAllocatedIPs] = v } }
-func lbIP(v string) svcOpt      { return func(s *corev1.Service) { s.Spec.LoadBalancerIP = v } }
-func key(v string) svcOpt       { return func(s *corev1.Service) { s.Annotations[AnnotationSharingKey] = v } }
-func class(v string) svcOpt     { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = &v } }
-func noClass() svcOpt           { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = nil } }
+func ips(v string) svcOpt { return func(s *corev1.Service) { s.Annotations[AnnotationIPs] = v } }
+func allocated(v string) svcOpt {
+	return func(s *corev1.Service) { s.Annotations[AnnotationAllocatedIPs] = v }
+}
+func lbIP(v string) svcOpt  { return func(s *corev1.Service) { s.Spec.LoadBalancerIP = v } }
+func key(v string) svcOpt   { return func(s *corev1.Service) { s.Annotations[AnnotationSharingKey] = v } }
+func class(v string) svcOpt { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = &v } }
+func noClass() svcOpt       { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = nil } }
 func local() svcOpt {
 	return func(s *corev1.Service) { s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal }
 }
 
 // age makes the Service created n minutes after epoch (older = smaller n).
 func age(n int) svcOpt {
-	return func(s *corev1.Service) { s.CreationTimestamp = metav1.NewTime(epoch.Add(time.Duration(n) * time.Minute)) }
+	return func(s *corev1.Service) {
+		s.CreationTimestamp = metav1.NewTime(epoch.Add(time.Duration(n) * time.Minute))
+	}
 }
 
 // ports sets the ports, each "TCP/80" or "UDP/53".

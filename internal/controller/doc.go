@@ -7,7 +7,8 @@
 //   - One election per IP. A VIP used by several Services is one Want, never one per
 //     Service: separate elections for one IP are how peers end up with two announcers
 //     (cilium#48419, kube-vip#441). The set of Wants is computed whole and replaces the
-//     previous one.
+//     previous one. Want is never called before the informer caches have synced, so
+//     an empty cache never reads as "nothing is wanted".
 //   - Bad input disturbs nothing else. The decision is the pure function Compute. A bad
 //     token, a clash or a wrong class refuses only that Service's request (a Problem,
 //     which becomes a Warning Event), never another Service's VIP, and no input panics

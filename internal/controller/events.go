@@ -50,6 +50,11 @@ func (e *NodeEvents) Withdrawn(ip netip.Addr, services []types.NamespacedName, r
 	e.record(services, corev1.EventTypeNormal, ReasonVIPWithdrawn, fmt.Sprintf("VIP %s withdrawn from node %s: %s", ip, e.node, reason))
 }
 
+// Problem records a Warning about the VIP on this node (e.g. a Lease that cannot be written).
+func (e *NodeEvents) Problem(ip netip.Addr, services []types.NamespacedName, reason, msg string) {
+	e.record(services, corev1.EventTypeWarning, reason, fmt.Sprintf("VIP %s on node %s: %s", ip, e.node, msg))
+}
+
 func (e *NodeEvents) record(services []types.NamespacedName, eventType, reason, msg string) {
 	for _, nn := range services {
 		e.rec.Event(e.object(nn), eventType, reason, msg)

@@ -48,7 +48,9 @@ type Want struct {
 // Service of our class wants, also those this node is not eligible for (Eligible=false).
 // VIPs absent from the map are not wanted by anyone. The map is the callee's to keep;
 // Want is called from the controller loop and should return quickly.
-type Elections interface{ Want(wants map[netip.Addr]Want) }
+type Elections interface {
+	Want(wants map[netip.Addr]Want)
+}
 
 // Problem is one refused or partly refused request of one Service.
 type Problem struct {

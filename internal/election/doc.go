@@ -24,8 +24,12 @@
 //
 // Safety needs clock rates that agree within (LeaseDuration-RenewDeadline)/LeaseDuration and
 // a shell that withdraws synchronously before executing the next action (a Release lets a
-// successor announce at once). A backward step of now counts as no time and makes a leader
-// step down; a forward jump is taken as elapsed time (a stalled process looks the same).
+// successor announce at once) and whose start-up sweep removes addresses a previous process
+// left before any elector runs. A backward step of now counts as no time for waits and voids
+// every fence measured from before it (the leader steps down; no earlier write can make it
+// lead); a forward jump is taken as elapsed time (a stalled process looks the same). A Lease
+// deleted by hand while held can be re-created at once by a node that never saw it; the old
+// holder withdraws at its next renew (NotFound), so do not delete held Leases by hand.
 //
 // # Outage policy
 //
@@ -33,8 +37,8 @@
 // Transient (timeouts, 5xx, 429) may have landed: re-read after a full-jitter backoff from
 // RetryPeriod/4 up to RetryPeriod, and retry; a leader's attempts are cut to end by its
 // deadline. Permanent (400/401/403/422) is a configuration error: retry with backoff from
-// RetryPeriod up to LeaseDuration. NotFound: the Lease was deleted;
-// a leader withdraws, and it is re-created after LeaseDuration.
+// RetryPeriod up to LeaseDuration, for ever. NotFound: the Lease was deleted; a leader
+// withdraws at once, and it is re-created only after LeaseDuration.
 //
 // A leader that cannot renew withdraws at its deadline and stays a candidate for ever. It
 // keeps trying: while the record still names it, it renews by CAS and leads again as soon as

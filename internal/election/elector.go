@@ -11,6 +11,7 @@ import (
 type Elector struct {
 	cfg   Config
 	clk   clock
+	era   int    // bumped when now steps back: earlier emission times cannot fence
 	epoch string // prefix of this incarnation's write tokens
 
 	told             bool // an EligibilityChanged arrived; until then make no writes
@@ -47,6 +48,7 @@ type attempt struct {
 	base  Record
 	token string
 	emit  time.Time
+	era   int
 }
 
 // pendingWrite is a write of ours that may have landed: if a record carrying its token
@@ -76,11 +78,24 @@ func (e *Elector) Step(now time.Time, ev Event) []Action {
 	}
 	t, back := e.clk.at(now)
 	var out []Action
-	if back && e.leading {
-		out = e.stepDown(t, out, ReasonClockJump)
+	if back {
+		out = e.clockStepped(t, out)
 	}
 	out = e.handle(t, ev, out)
 	return e.plan(t, out)
+}
+
+// clockStepped handles a backward step of now. Core time counted it as no time, but real
+// time may have passed (a process frozen across the step): every fence measured from an
+// emission before the step is void. The leader steps down, and no write emitted before the
+// step can make us leader.
+func (e *Elector) clockStepped(t time.Time, out []Action) []Action {
+	e.era++
+	e.pending = nil
+	if e.leading {
+		return e.stepDown(t, out, ReasonClockJump)
+	}
+	return out
 }
 
 // NextWake is when the shell must send Ticked next (zero: nothing scheduled).

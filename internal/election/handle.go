@@ -143,7 +143,7 @@ func (e *Elector) onWrite(t time.Time, a *attempt, ev WriteDone, out []Action) [
 
 func (e *Elector) wrote(t time.Time, a *attempt, rec Record, out []Action) []Action {
 	switch {
-	case a.op.setsHolder() && rec.names(e.cfg.Identity):
+	case a.op.setsHolder() && rec.names(e.cfg.Identity) && a.era == e.era:
 		e.see(t, rec)
 		return e.confirmed(t, rec, a.emit, out)
 	case a.op == OpDelete:

@@ -11,7 +11,7 @@ type step struct {
 
 // plan enforces the fence, then starts the next attempt if it is due.
 func (e *Elector) plan(t time.Time, out []Action) []Action {
-	if false {
+	if e.leading && !t.Before(e.deadline) {
 		out = e.stepDown(t, out, ReasonDeadline)
 	}
 	e.prune(t)
@@ -105,7 +105,7 @@ func (e *Elector) acquireAt() time.Time {
 }
 
 func (e *Elector) issueWrite(t time.Time, op Op, out []Action) []Action {
-	a := &attempt{id: e.newID(), write: true, op: op, base: e.base(), emit: t}
+	a := &attempt{id: e.newID(), write: true, op: op, base: e.base(), emit: t, era: e.era}
 	if op == OpCreate {
 		a.base = Record{}
 	}

@@ -29,6 +29,7 @@ type simNode struct {
 	ann       bool
 	annExpire time.Duration
 	wakeGen   int
+	obsFIFO   time.Duration // once calm: no observation is delivered before this
 }
 
 // clock is the node's time.Now().
@@ -88,7 +89,7 @@ func (n *simNode) step(ev Event) {
 	if wd, ok := ev.(WriteDone); ok {
 		n.w.stats.results[wd.Class]++
 	}
-	n.w.logf("%s: %s -> %s [%s]", n.id, fmtEvent(ev), fmtActions(acts), n.e.State())
+	n.w.logf("%s: %v -> %v [%v]", n.id, simFmt{ev}, simFmt{acts}, n.e.State())
 	for _, a := range acts {
 		if !n.alive {
 			break
@@ -212,8 +213,14 @@ func (n *simNode) serveRead() (Record, ErrClass) {
 	return w.store.current()
 }
 
+// observeAfter delivers an informer event. Under faults events may overtake each other;
+// once calm, an informer delivers in order.
 func (n *simNode) observeAfter(d time.Duration, rec Record) {
 	inc, gen := n.inc, n.w.gen
+	if n.w.healed {
+		d = max(d, n.obsFIFO-n.w.now)
+		n.obsFIFO = n.w.now + d
+	}
 	n.w.after(d, func() {
 		if gen == n.w.gen {
 			n.deliver(inc, Observed{Record: rec})
@@ -238,6 +245,9 @@ func (n *simNode) scheduleWake() {
 	if wake.IsZero() {
 		return
 	}
+	if !wake.After(n.clock()) {
+		n.w.violate("%s: NextWake %v is not after now %v: the shell would spin", n.id, wake, n.clock())
+	}
 	n.wakeGen++
 	gen, inc := n.wakeGen, n.inc
 	d := n.virtualIn(wake.Sub(n.clock())) + time.Microsecond
@@ -249,6 +259,16 @@ func (n *simNode) scheduleWake() {
 			n.deliver(inc, Ticked{})
 		}
 	})
+}
+
+// simFmt defers formatting an event or actions to when a trace is printed.
+type simFmt struct{ v any }
+
+func (f simFmt) String() string {
+	if acts, ok := f.v.([]Action); ok {
+		return fmtActions(acts)
+	}
+	return fmtEvent(f.v.(Event))
 }
 
 func fmtEvent(ev Event) string {

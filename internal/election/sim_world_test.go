@@ -85,35 +85,31 @@ func (s *simStore) put(r Record) Record {
 	return r
 }
 
-// simTrace is a ring of the last happenings, printed when a seed fails.
+// simTrace is a ring of the last happenings, printed when a seed fails. Entries are
+// formatted only then: formatting every step would dominate the run time.
 type simTrace struct {
-	lines []string
-	next  int
-	full  bool
+	ring [simTraceLen]simEntry
+	next int
+}
+
+type simEntry struct {
+	at     time.Duration
+	format string
+	args   []any
 }
 
 const simTraceLen = 600
 
-func (tr *simTrace) add(s string) {
-	if tr.lines == nil {
-		tr.lines = make([]string, simTraceLen)
-	}
-	tr.lines[tr.next] = s
-	tr.next = (tr.next + 1) % simTraceLen
-	tr.full = tr.full || tr.next == 0
+func (tr *simTrace) add(at time.Duration, format string, args []any) {
+	tr.ring[tr.next%simTraceLen] = simEntry{at: at, format: format, args: args}
+	tr.next++
 }
 
 func (tr *simTrace) String() string {
 	var b strings.Builder
-	start := 0
-	if tr.full {
-		start = tr.next
-	}
-	for i := range simTraceLen {
-		if l := tr.lines[(start+i)%simTraceLen]; l != "" {
-			b.WriteString(l)
-			b.WriteByte('\n')
-		}
+	for i := max(0, tr.next-simTraceLen); i < tr.next; i++ {
+		en := tr.ring[i%simTraceLen]
+		fmt.Fprintf(&b, "%9.3f "+en.format+"\n", append([]any{en.at.Seconds()}, en.args...)...)
 	}
 	return b.String()
 }
@@ -156,11 +152,14 @@ func (w *simWorld) run() {
 		}
 		w.now = it.at
 		it.fn()
+		if w.stats.steps > simMaxSteps {
+			w.violate("more than %d steps: a busy loop?", simMaxSteps)
+		}
 	}
 }
 
 func (w *simWorld) logf(format string, args ...any) {
-	w.trace.add(fmt.Sprintf("%9.3f ", w.now.Seconds()) + fmt.Sprintf(format, args...))
+	w.trace.add(w.now, format, args)
 }
 
 func (w *simWorld) violate(format string, args ...any) {
@@ -191,6 +190,9 @@ func (w *simWorld) netDelay(timeout time.Duration) time.Duration {
 }
 
 const simCalmDelay = 20 * time.Millisecond
+
+// simMaxSteps bounds one run; a run takes a few hundred steps per virtual minute.
+const simMaxSteps = 200_000
 
 // changed tells every node's informer about the store's new state.
 func (w *simWorld) changed() {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,15 +18,18 @@ import (
 const (
 	portAttempts = 3
 	saIssuer     = "https://kubernetes.default.svc.cluster.local"
+	loopback     = "127.0.0.1"
 )
 
 func (e *Env) certDir() string    { return filepath.Join(e.dir, "certs") }
 func (e *Env) tokenFile() string  { return filepath.Join(e.dir, "tokens.csv") }
 func (e *Env) saKeyFile() string  { return filepath.Join(e.dir, "sa.key") }
 func insecureTLS() *tls.Config    { return &tls.Config{InsecureSkipVerify: true} } //nolint:gosec // own loopback child
-func loopbackURL(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+func loopbackURL(port int) string { return loopback + ":" + strconv.Itoa(port) }
 func httpURL(port int) string     { return "http://" + loopbackURL(port) }
-func httpsURL(port int) string    { return "https://" + loopbackURL(port) }
+func apiURL(host string, port int) string {
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
 
 // writeCredentials writes the admin token file and the service-account signing key.
 func (e *Env) writeCredentials() error {
@@ -64,8 +68,8 @@ func retryPortClash(launch func(attempt int) (*process, error)) error {
 func (e *Env) startEtcd(ctx context.Context) (string, error) {
 	var addr string
 	err := retryPortClash(func(attempt int) (*process, error) {
-		client, err1 := freePort()
-		peer, err2 := freePort()
+		client, err1 := freePort(loopback)
+		peer, err2 := freePort(loopback)
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("etcd ports: %v %v", err1, err2)
 		}
@@ -99,7 +103,7 @@ func (e *Env) startAPIServer(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return retryPortClash(func(int) (*process, error) {
-		port, err := freePort()
+		port, err := freePort(e.opts.apiHost())
 		if err != nil {
 			return nil, err
 		}
@@ -116,14 +120,14 @@ func (e *Env) launchAPIServerLocked(ctx context.Context) (*process, error) {
 		return nil, err
 	}
 	e.apiserver = p
-	return p, e.waitHealthy(ctx, p, httpsURL(e.apiPort)+"/readyz", e.adminToken)
+	return p, e.waitHealthy(ctx, p, apiURL(e.opts.apiHost(), e.apiPort)+"/readyz", e.adminToken)
 }
 
 func (e *Env) apiserverArgs() []string {
 	return []string{
 		"--etcd-servers=http://" + e.proxy.Addr(),
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
+		"--bind-address=" + e.opts.apiHost(),
+		"--advertise-address=" + e.opts.apiHost(),
 		"--secure-port=" + strconv.Itoa(e.apiPort),
 		"--cert-dir=" + e.certDir(), // kube-apiserver generates its serving certificate here
 		"--token-auth-file=" + e.tokenFile(),

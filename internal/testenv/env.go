@@ -20,6 +20,18 @@ type Options struct {
 	BinDir string
 	// StartTimeout bounds the start (and each restart) of each process; zero means 90s.
 	StartTimeout time.Duration
+	// BindAddress is the IP kube-apiserver binds to and advertises, so its self-generated
+	// serving certificate names it; empty means 127.0.0.1. It must be an address in this
+	// process's network namespace (the lab puts one on a bridge). Etcd stays on loopback.
+	BindAddress string
+}
+
+// apiHost is the address kube-apiserver binds to.
+func (o Options) apiHost() string {
+	if o.BindAddress != "" {
+		return o.BindAddress
+	}
+	return loopback
 }
 
 func (o Options) startTimeout() time.Duration {
@@ -125,7 +137,7 @@ func (e *Env) Proxy() *FaultProxy { return e.proxy }
 // verifies the API server's self-generated certificate.
 func (e *Env) AdminConfig() *rest.Config {
 	return &rest.Config{
-		Host:            fmt.Sprintf("https://127.0.0.1:%d", e.apiPort),
+		Host:            apiURL(e.opts.apiHost(), e.apiPort),
 		BearerToken:     e.adminToken,
 		TLSClientConfig: rest.TLSClientConfig{CAData: e.caPEM},
 		QPS:             100,

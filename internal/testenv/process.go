@@ -138,10 +138,10 @@ func probe(ctx context.Context, client *http.Client, url, token string) error {
 	return nil
 }
 
-// freePort asks the kernel for a free loopback port. Another process may take it before our
+// freePort asks the kernel for a free port on host. Another process may take it before our
 // child binds it; callers retry on portClash.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}

@@ -1,0 +1,178 @@
+package daemontest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	coordv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/vipkeeper/vipkeeper/internal/election"
+)
+
+// Mode is the fault a Store injects.
+type Mode int
+
+// The fault modes.
+const (
+	OK            Mode = iota // calls pass through
+	Transient                 // calls fail at once: 504 Timeout and 503 in turn; nothing reaches the API
+	Hang                      // calls block until their context ends: a frozen API server
+	Forbidden                 // calls fail at once with 403; nothing reaches the API
+	LandsTimesOut             // writes reach the API, then report a timeout (the reply is lost); reads pass
+	Dead                      // the process is gone: calls fail at once, nothing reaches the API
+)
+
+var modeNames = [...]string{"ok", "transient", "hang", "forbidden", "lands-times-out", "dead"}
+
+func (m Mode) String() string {
+	if m < 0 || int(m) >= len(modeNames) {
+		return fmt.Sprintf("Mode(%d)", int(m))
+	}
+	return modeNames[m]
+}
+
+// LeaseStore is the port a Store wraps (daemon.LeaseStore, lease.Store).
+type LeaseStore interface {
+	Get(ctx context.Context, name string) (*coordv1.Lease, error)
+	Write(ctx context.Context, name string, op election.Op, token string, base *coordv1.Lease) (*coordv1.Lease, error)
+}
+
+var leases = schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}
+
+// Store is a LeaseStore that injects faults in front of another. It is safe for
+// concurrent use.
+type Store struct {
+	node  string
+	inner LeaseStore
+	hist  *History
+
+	mu     sync.Mutex
+	mode   Mode
+	byName map[string]Mode
+	calls  int
+}
+
+// NewStore wraps inner for node and records every call in h.
+func NewStore(node string, inner LeaseStore, h *History) *Store {
+	return &Store{node: node, inner: inner, hist: h, byName: map[string]Mode{}}
+}
+
+// SetMode sets the fault mode of every Lease without its own (SetModeFor).
+func (s *Store) SetMode(m Mode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mode = m
+}
+
+// SetModeFor sets the fault mode of one Lease, overriding SetMode until ClearModeFor.
+func (s *Store) SetModeFor(name string, m Mode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byName[name] = m
+}
+
+// ClearModeFor makes Lease name follow SetMode again.
+func (s *Store) ClearModeFor(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.byName, name)
+}
+
+// Calls counts the calls made so far, whatever their outcome.
+func (s *Store) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func (s *Store) begin(name string) (Mode, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if m, ok := s.byName[name]; ok {
+		return m, s.calls
+	}
+	return s.mode, s.calls
+}
+
+// Get reads the Lease unless the mode fails the call.
+func (s *Store) Get(ctx context.Context, name string) (*coordv1.Lease, error) {
+	ev := Event{At: time.Now(), Node: s.node, Kind: KindRead, Lease: name}
+	mode, n := s.begin(name)
+	ev.Mode = mode
+	if mode == LandsTimesOut {
+		mode = OK // only writes lose their reply
+	}
+	var l *coordv1.Lease
+	ev.Err = s.fault(ctx, mode, n, name, "get")
+	if ev.Err == nil {
+		l, ev.Err = s.inner.Get(ctx, name)
+		ev.Landed = true
+	}
+	s.record(ev, l)
+	return l, ev.Err
+}
+
+// Write performs the write unless the mode fails it; LandsTimesOut performs it and then
+// fails it.
+func (s *Store) Write(ctx context.Context, name string, op election.Op, token string, base *coordv1.Lease) (*coordv1.Lease, error) {
+	ev := Event{At: time.Now(), Node: s.node, Kind: KindWrite, Lease: name, Op: op}
+	mode, n := s.begin(name)
+	ev.Mode = mode
+	var out *coordv1.Lease
+	if mode == LandsTimesOut {
+		out, ev.Err = s.inner.Write(ctx, name, op, token, base)
+		ev.Landed = true
+		s.record(ev, out)
+		return nil, fmt.Errorf("%s lease %s (reply lost): %w", op, name, timeoutErr(n))
+	}
+	ev.Err = s.fault(ctx, mode, n, name, op.String())
+	if ev.Err == nil {
+		out, ev.Err = s.inner.Write(ctx, name, op, token, base)
+		ev.Landed = true
+	}
+	s.record(ev, out)
+	return out, ev.Err
+}
+
+// fault returns the error the mode injects before the call reaches the API (nil: none).
+func (s *Store) fault(ctx context.Context, m Mode, n int, name, op string) error {
+	switch m {
+	case Transient:
+		return fmt.Errorf("%s lease %s: %w", op, name, timeoutErr(n))
+	case Hang:
+		<-ctx.Done()
+		return fmt.Errorf("%s lease %s (api hung): %w", op, name, ctx.Err())
+	case Forbidden:
+		return fmt.Errorf("%s lease %s: %w", op, name,
+			apierrors.NewForbidden(leases, name, errors.New("RBAC: leases is forbidden")))
+	case Dead:
+		return fmt.Errorf("%s lease %s (process dead): %w", op, name, syscall.ECONNREFUSED)
+	}
+	return nil
+}
+
+// timeoutErr alternates between the two ways an API server under stress answers.
+func timeoutErr(n int) error {
+	if n%2 == 0 {
+		return apierrors.NewServiceUnavailable("etcd unavailable")
+	}
+	return apierrors.NewTimeoutError("request did not complete within requested timeout", 0)
+}
+
+func (s *Store) record(ev Event, l *coordv1.Lease) {
+	ev.Done = time.Now()
+	if l != nil {
+		ev.RV = l.ResourceVersion
+		if h := l.Spec.HolderIdentity; h != nil {
+			ev.Holder = *h
+		}
+	}
+	s.hist.add(ev)
+}

@@ -1,0 +1,403 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/vipkeeper/vipkeeper/internal/announce/announcetest"
+	"github.com/vipkeeper/vipkeeper/internal/daemon"
+	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
+	"github.com/vipkeeper/vipkeeper/internal/election"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
+	"github.com/vipkeeper/vipkeeper/internal/lease/leasetest"
+)
+
+const ns = "vipkeeper-system"
+
+var (
+	_ daemon.LeaseStore  = (*daemontest.Store)(nil)
+	_ daemon.LeaseSource = (*daemontest.Source)(nil)
+	_ daemon.Dataplane   = (*daemontest.Plane)(nil)
+	_ daemon.Notifier    = (*daemontest.Notes)(nil)
+)
+
+// timing is one set of election timings: client-go's defaults, and the fast ones.
+type timing struct {
+	name       string
+	ld, rd, rp time.Duration
+}
+
+var timings = []timing{
+	{"default", 15 * time.Second, 10 * time.Second, 2 * time.Second},
+	{"fast", 5 * time.Second, 3 * time.Second, time.Second},
+}
+
+func (tm timing) spread() time.Duration { return tm.rp / 2 }
+
+func (tm timing) election(node string) election.Config {
+	c := election.DefaultConfig(node)
+	c.LeaseDuration, c.RenewDeadline, c.RetryPeriod = tm.ld, tm.rd, tm.rp
+	c.SpreadDelay, c.AttemptTimeout = tm.spread(), tm.rp
+	return c
+}
+
+// inBubbles runs f once per timing, each in its own synctest bubble.
+func inBubbles(t *testing.T, f func(t *testing.T, tm timing)) {
+	for _, tm := range timings {
+		t.Run(tm.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { f(t, tm) })
+		})
+	}
+}
+
+// cluster is N daemons sharing one fake API server (with compare-and-swap), each with its
+// own fault-injecting store, partitionable informer and fake kernel.
+type cluster struct {
+	t     *testing.T
+	tm    timing
+	cs    *fake.Clientset
+	hist  *daemontest.History
+	logs  *logRing
+	log   *slog.Logger
+	nodes []*node
+	vips  []netip.Addr
+	rng   *lockedRand // nil: no jitter
+
+	failed    atomic.Bool
+	stopCheck context.CancelFunc
+	checkDone chan struct{}
+	mu        sync.Mutex
+	changes   map[netip.Addr][]holding // who held each VIP, per 50 ms sample, when it changed
+}
+
+type holding struct {
+	at      time.Time
+	holders string
+}
+
+// node is one machine: its kernel outlives daemon incarnations (crash and restart).
+type node struct {
+	name   string
+	kernel *announcetest.Fake
+	notes  *daemontest.Notes
+	wants  map[netip.Addr]daemon.Want
+	mode   daemontest.Mode // the store's fault mode when an incarnation starts
+
+	// the running incarnation
+	store  *daemontest.Store
+	src    *daemontest.Source
+	plane  *daemontest.Plane
+	d      *daemon.Daemon
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newCluster(t *testing.T, tm timing, vips []netip.Addr, names ...string) *cluster {
+	cs := fake.NewClientset()
+	leasetest.WithOptimisticConcurrency(cs)
+	logs := &logRing{}
+	c := &cluster{t: t, tm: tm, cs: cs, hist: daemontest.NewHistory(), logs: logs, vips: vips,
+		log:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		changes: map[netip.Addr][]holding{}}
+	for _, name := range names {
+		c.nodes = append(c.nodes, &node{name: name, kernel: announcetest.New(announcetest.Config{}),
+			notes: daemontest.NewNotes()})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopCheck, c.checkDone = cancel, make(chan struct{})
+	go c.sample(ctx)
+	return c
+}
+
+func (c *cluster) node(name string) *node {
+	for _, n := range c.nodes {
+		if n.name == name {
+			return n
+		}
+	}
+	c.t.Fatalf("no node %q", name)
+	return nil
+}
+
+// start runs a fresh daemon incarnation for n with its current wants.
+func (c *cluster) start(n *node) {
+	c.t.Helper()
+	inner, err := lease.New(lease.Config{Client: c.cs.CoordinationV1(), Namespace: ns,
+		Identity: n.name, Duration: c.tm.ld})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n.store = daemontest.NewStore(n.name, inner, c.hist)
+	n.store.SetMode(n.mode)
+	n.src = daemontest.NewSource(lease.NewSource(c.cs, ns))
+	n.plane = daemontest.NewPlane(n.name, n.kernel, c.hist, c.onAdd)
+	ec := c.tm.election(n.name)
+	if c.rng != nil {
+		ec.Rand = c.rng.child().Float64
+	}
+	d, err := daemon.New(daemon.Config{Election: ec, Namespace: ns, Leases: n.store, Source: n.src,
+		Plane: n.plane, Notify: n.notes, Logger: c.log, StopTimeout: 5 * time.Second})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	d.SetWants(n.wants)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.d, n.cancel, n.done = d, cancel, make(chan error, 1)
+	go func() { n.done <- d.Run(ctx) }()
+}
+
+func (c *cluster) startAll(wants func(node string) map[netip.Addr]daemon.Want) {
+	for _, n := range c.nodes {
+		n.wants = wants(n.name)
+		c.start(n)
+	}
+}
+
+// stop stops n's daemon the graceful way (SIGTERM) and returns Run's error.
+func (c *cluster) stop(n *node) error {
+	if n.d == nil {
+		return nil
+	}
+	n.cancel()
+	err := <-n.done
+	n.d = nil
+	return err
+}
+
+// crash kills n's daemon the SIGKILL way: from this instant its calls reach neither the
+// API nor the kernel, and whatever the kernel holds stays until its lifetime ends.
+func (c *cluster) crash(n *node) {
+	if n.d == nil {
+		return
+	}
+	n.plane.Cut()
+	n.store.SetMode(daemontest.Dead)
+	n.src.Partition(true)
+	n.cancel()
+	<-n.done
+	n.d = nil
+}
+
+// restart starts a new incarnation after a crash; like cmd/vipkeeper it first sweeps the
+// VIPs an earlier process left in the kernel.
+func (c *cluster) restart(n *node) {
+	c.t.Helper()
+	if err := n.kernel.Set(context.Background(), nil); err != nil {
+		c.t.Fatal(err)
+	}
+	c.start(n)
+}
+
+func (c *cluster) setWants(n *node, w map[netip.Addr]daemon.Want) {
+	n.wants = w
+	if n.d != nil {
+		n.d.SetWants(w)
+	}
+}
+
+// shutdown stops every daemon and the checker; every goroutine of the bubble ends.
+func (c *cluster) shutdown() {
+	for _, n := range c.nodes {
+		if err := c.stop(n); err != nil {
+			c.t.Logf("stop %s: %v", n.name, err)
+		}
+	}
+	c.stopCheck()
+	<-c.checkDone
+	if c.t.Failed() && !c.failed.Load() {
+		c.t.Logf("history:\n%s\nlog:\n%s", c.hist.Tail(80), c.logs.String())
+	}
+}
+
+// holders lists the nodes whose kernel holds ip now.
+func (c *cluster) holders(ip netip.Addr) []string {
+	var out []string
+	for _, n := range c.nodes {
+		if n.kernel.Holds(ip) {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// soleHolder is the one node that holds ip; it fails the test otherwise.
+func (c *cluster) soleHolder(ip netip.Addr) *node {
+	c.t.Helper()
+	hs := c.holders(ip)
+	if len(hs) != 1 {
+		c.t.Fatalf("%s: holders %v at %s, want exactly one\nhistory:\n%s", ip, hs, clock(), c.hist.Tail(30))
+	}
+	return c.node(hs[0])
+}
+
+// onAdd runs right after a node put ip in its kernel: nobody else may hold it then. Two
+// announcers can only start at an Add, so this check is exact.
+func (c *cluster) onAdd(name string, ip netip.Addr) {
+	for _, other := range c.holders(ip) {
+		if other != name {
+			c.violate(fmt.Sprintf("%s: %s announced it while %s still held it", ip, name, other))
+		}
+	}
+}
+
+// sample checks every 50 ms of virtual time that no VIP is held twice, and records who
+// held each VIP whenever that changed.
+func (c *cluster) sample(ctx context.Context) {
+	defer close(c.checkDone)
+	for {
+		for _, ip := range c.vips {
+			hs := c.holders(ip)
+			if len(hs) > 1 {
+				c.violate(fmt.Sprintf("%s: held by %v at once", ip, hs))
+			}
+			c.note(ip, strings.Join(hs, ","))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *cluster) note(ip netip.Addr, hs string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := c.changes[ip]
+	if len(ch) == 0 || ch[len(ch)-1].holders != hs {
+		c.changes[ip] = append(ch, holding{at: time.Now(), holders: hs})
+	}
+}
+
+// changesSince lists the sampled holder changes of ip after since.
+func (c *cluster) changesSince(ip netip.Addr, since time.Time) []holding {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []holding
+	for _, h := range c.changes[ip] {
+		if h.at.After(since) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func (c *cluster) violate(msg string) {
+	if c.failed.CompareAndSwap(false, true) {
+		c.t.Errorf("SAFETY at %s: %s\nhistory:\n%s\nlog:\n%s", clock(), msg, c.hist.Tail(60), c.logs.String())
+		return
+	}
+	c.t.Errorf("SAFETY at %s: %s", clock(), msg)
+}
+
+// wantsFor says every VIP is wanted, with node eligible when it is in eligible, ranked by
+// rendezvous hash among the eligible nodes as the controller ranks them.
+func wantsFor(vips []netip.Addr, eligible ...string) func(node string) map[netip.Addr]daemon.Want {
+	return func(node string) map[netip.Addr]daemon.Want {
+		out := make(map[netip.Addr]daemon.Want, len(vips))
+		for _, ip := range vips {
+			w := daemon.Want{Wanted: true}
+			if slices.Contains(eligible, node) {
+				w.Eligible, w.Rank = true, rank(node, ip, eligible)
+			}
+			out[ip] = w
+		}
+		return out
+	}
+}
+
+// rank is the controller's rendezvous rank (controller.Rank): how many candidates score
+// higher by sha256("node#ip"), ties broken by name.
+func rank(node string, ip netip.Addr, cands []string) int {
+	score := func(n string) uint64 {
+		sum := sha256.Sum256([]byte(n + "#" + ip.String()))
+		return binary.BigEndian.Uint64(sum[:8])
+	}
+	mine, r := score(node), 0
+	for _, other := range cands {
+		if s := score(other); other != node && (s > mine || (s == mine && other < node)) {
+			r++
+		}
+	}
+	return r
+}
+
+// ranked returns the candidates of ip in rank order.
+func ranked(ip netip.Addr, cands []string) []string {
+	out := slices.Clone(cands)
+	slices.SortFunc(out, func(a, b string) int { return rank(a, ip, cands) - rank(b, ip, cands) })
+	return out
+}
+
+// clock is the bubble's time since its start, for messages.
+func clock() string { return time.Since(bubbleStart).String() }
+
+// bubbleStart is where every synctest bubble's clock starts.
+var bubbleStart = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// lockedRand is a seeded source shared by the runners of the daemons (math/rand is not
+// safe for concurrent use).
+type lockedRand struct {
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func newLockedRand(seed uint64) *lockedRand {
+	return &lockedRand{r: rand.New(rand.NewPCG(seed, 0xd43))}
+}
+
+func (l *lockedRand) Float64() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Float64()
+}
+
+func (l *lockedRand) IntN(n int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.IntN(n)
+}
+
+func (l *lockedRand) child() *lockedRand {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return newLockedRand(l.r.Uint64())
+}
+
+// logRing keeps the last lines the daemons logged, to print when a test fails.
+type logRing struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const logLines = 150
+
+func (r *logRing) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, strings.TrimRight(string(p), "\n"))
+	if len(r.lines) > 2*logLines {
+		r.lines = slices.Clone(r.lines[len(r.lines)-logLines:])
+	}
+	return len(p), nil
+}
+
+func (r *logRing) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines[max(0, len(r.lines)-logLines):], "\n")
+}

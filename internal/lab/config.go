@@ -1,0 +1,130 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/vipkeeper/vipkeeper/internal/testenv"
+)
+
+// MaxNodes bounds Config.Nodes: node i gets 198.51.100.(10+i), below the VIP range.
+const MaxNodes = 20
+
+// Timing is the election timing handed to every daemon.
+type Timing struct {
+	Name          string
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
+}
+
+// The timing presets: client-go's defaults, and the fast set the design also tests.
+var (
+	DefaultTiming = Timing{Name: "default", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+	FastTiming    = Timing{Name: "fast", LeaseDuration: 5 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second}
+)
+
+// ParseTiming returns the preset called name ("default" or "fast").
+func ParseTiming(name string) (Timing, error) {
+	switch name {
+	case DefaultTiming.Name, "":
+		return DefaultTiming, nil
+	case FastTiming.Name:
+		return FastTiming, nil
+	}
+	return Timing{}, fmt.Errorf("timing %q: want default or fast", name)
+}
+
+// DefaultDaemonCmd runs the real vipkeeper on a lab node. The rendered command is split
+// on white space (no shell, no quoting) and run as `ip netns exec <node namespace> ...`.
+const DefaultDaemonCmd = "{{.Bin}} --node-name={{.Node}} --kubeconfig={{.Kubeconfig}}" +
+	" --interface={{.Interface}} --namespace={{.Namespace}}" +
+	" --lease-duration={{.LeaseDuration}} --renew-deadline={{.RenewDeadline}} --retry-period={{.RetryPeriod}}" +
+	" --health-addr={{.HealthAddr}} --metrics-addr={{.MetricsAddr}} --log-format=text"
+
+// DaemonArgs are the fields a daemon command template may use.
+type DaemonArgs struct {
+	Bin         string // Config.DaemonBin
+	Node        string // node name: the Node object and the Lease holder identity
+	Kubeconfig  string // per-node kubeconfig (ServiceAccount token of deploy/vipkeeper.yaml)
+	Interface   string // the data interface in the node's namespace: eth0
+	Namespace   string // namespace of the VIP Leases
+	HealthAddr  string // host:port on the node's management address
+	MetricsAddr string
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+// Config configures a Lab. Zero fields take the documented defaults.
+type Config struct {
+	Nodes     int    // simulated nodes, 1..MaxNodes; default 3
+	Timing    Timing // default DefaultTiming
+	DaemonCmd string // text/template over DaemonArgs; default DefaultDaemonCmd
+	// DaemonBin is {{.Bin}}: default $VIPKEEPER_DAEMON_BIN, else bin/vipkeeper of the repository.
+	DaemonBin string
+	// Manifest is deploy/vipkeeper.yaml, whose objects (all but the DaemonSet) are applied;
+	// default: found from the working directory or the executable upwards.
+	Manifest      string
+	ControlPlane  testenv.Options // BinDir, StartTimeout; the lab sets BindAddress
+	ProbeInterval time.Duration   // ARP/NDP probe round; default 100ms
+	LeasePoll     time.Duration   // Lease list interval; default 500ms
+	Logger        *slog.Logger    // the lab's own progress; default discards
+}
+
+func (c Config) withDefaults() Config {
+	if c.Nodes == 0 {
+		c.Nodes = 3
+	}
+	if c.Timing == (Timing{}) {
+		c.Timing = DefaultTiming
+	}
+	if c.DaemonCmd == "" {
+		c.DaemonCmd = DefaultDaemonCmd
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = 100 * time.Millisecond
+	}
+	if c.LeasePoll == 0 {
+		c.LeasePoll = 500 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every invalid setting at once (after defaults).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.Nodes < 1 || c.Nodes > MaxNodes {
+		errs = append(errs, fmt.Errorf("nodes %d: want 1..%d", c.Nodes, MaxNodes))
+	}
+	if c.ProbeInterval < 10*time.Millisecond || c.LeasePoll < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("probe interval %v and lease poll %v: want at least 10ms", c.ProbeInterval, c.LeasePoll))
+	}
+	if _, err := renderCmd(c.DaemonCmd, DaemonArgs{Bin: "vipkeeper", Node: "node-1"}); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// renderCmd fills the daemon command template and splits it into arguments.
+func renderCmd(tmpl string, a DaemonArgs) ([]string, error) {
+	t, err := template.New("daemon-cmd").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return nil, fmt.Errorf("daemon command template: %w", err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, a); err != nil {
+		return nil, fmt.Errorf("daemon command template: %w", err)
+	}
+	args := strings.Fields(b.String())
+	if len(args) == 0 {
+		return nil, errors.New("daemon command template: renders to an empty command")
+	}
+	return args, nil
+}

@@ -1,0 +1,165 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+const (
+	// maxManifestObjects bounds the decode loop over the manifest.
+	maxManifestObjects = 100
+	// tokenTTL: a lab may run for days; a one-hour token would turn into 401s.
+	tokenTTL     = 7 * 24 * 3600
+	fieldManager = "vipkeeper-lab"
+)
+
+// findRepoFile finds rel (like "deploy/vipkeeper.yaml") in the repository that holds the
+// working directory or the running executable.
+func findRepoFile(rel string) (string, error) {
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, start := range starts {
+		for dir := start; ; dir = filepath.Dir(dir) {
+			p := filepath.Join(dir, rel)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return "", fmt.Errorf("%s not found above %v", rel, starts)
+}
+
+// applyManifest creates every object of the multi-document YAML at path except
+// DaemonSets (no kubelet runs here; the lab runs the daemons) and returns the
+// ServiceAccount it defines.
+func applyManifest(ctx context.Context, rc *rest.Config, path string) (types.NamespacedName, error) {
+	var sa types.NamespacedName
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return sa, fmt.Errorf("manifest: %w", err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return sa, err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return sa, err
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for range maxManifestObjects {
+		var u unstructured.Unstructured
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return sa, fmt.Errorf("manifest %s: %w", path, err)
+		}
+		if len(u.Object) == 0 || u.GetKind() == "DaemonSet" {
+			continue
+		}
+		if err := createObject(ctx, mapper, dyn, &u); err != nil {
+			return sa, fmt.Errorf("manifest %s: %w", path, err)
+		}
+		if u.GetKind() == "ServiceAccount" {
+			sa = types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}
+		}
+	}
+	if sa.Name == "" {
+		return sa, fmt.Errorf("manifest %s defines no ServiceAccount", path)
+	}
+	return sa, nil
+}
+
+func createObject(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, u *unstructured.Unstructured) error {
+	gvk := u.GroupVersionKind()
+	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+	}
+	var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if u.GetNamespace() == "" {
+			u.SetNamespace(metav1.NamespaceDefault)
+		}
+		ri = dyn.Resource(m.Resource).Namespace(u.GetNamespace())
+	}
+	_, err = ri.Create(ctx, u, metav1.CreateOptions{FieldManager: fieldManager})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create %s %s/%s: %w", gvk.Kind, u.GetNamespace(), u.GetName(), err)
+	}
+	return nil
+}
+
+// serviceAccountToken requests a bound token for sa.
+func serviceAccountToken(ctx context.Context, cs kubernetes.Interface, sa types.NamespacedName) (string, error) {
+	ttl := int64(tokenTTL)
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &ttl}}
+	tr, err := cs.CoreV1().ServiceAccounts(sa.Namespace).CreateToken(ctx, sa.Name, req, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for service account %s: %w", sa, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// writeKubeconfig writes a kubeconfig for server with the CA and a bearer token.
+func writeKubeconfig(path, server string, ca []byte, token string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["lab"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
+	cfg.AuthInfos["vipkeeper"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["lab"] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: "vipkeeper"}
+	cfg.CurrentContext = "lab"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	return nil
+}
+
+// createNode creates the Node object of a lab node, as a kubelet would register it (no
+// kubelet runs, so it never turns Ready; the daemon does not look at that).
+func createNode(ctx context.Context, cs kubernetes.Interface, n *Node) error {
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: n.Name(), Labels: map[string]string{
+			corev1.LabelHostname: n.Name(), corev1.LabelOSStable: "linux"}},
+		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: n.IPv4().String()},
+			{Type: corev1.NodeInternalIP, Address: n.IPv6().String()},
+			{Type: corev1.NodeHostName, Address: n.Name()},
+		}},
+	}
+	_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{FieldManager: fieldManager})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create node %s: %w", n.Name(), err)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package pool
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+)
+
+// Annotations read or written by the allocator. The first three and DefaultClass must
+// equal their namesakes in internal/controller, which reads what the allocator writes.
+const (
+	// AnnotationIPs asks for specific VIPs; a Service carrying it gets no allocation.
+	AnnotationIPs = "vipkeeper.io/loadbalancer-ips"
+	// AnnotationAllocatedIPs holds the VIPs the allocator chose, comma-separated.
+	AnnotationAllocatedIPs = "vipkeeper.io/allocated-ips"
+	// AnnotationSharingKey lets Services of one namespace share one allocated VIP.
+	AnnotationSharingKey = "vipkeeper.io/sharing-key"
+	// AnnotationAllocatedPools records the pool each allocated VIP came from
+	// ("198.51.100.3=pool-a,2001:db8::3=pool-b"), so a pool that shrinks knows which
+	// Services still hold its former addresses.
+	AnnotationAllocatedPools = "vipkeeper.io/allocated-pools"
+	// AnnotationPool asks for VIPs from the named pool only; the only way to get
+	// addresses of a pool with autoAssign false.
+	AnnotationPool = "vipkeeper.io/pool"
+
+	DefaultClass     = "vipkeeper.io/lb"
+	DefaultNamespace = "vipkeeper-system"
+	// LeaseName is the Lease electing the one daemon that allocates.
+	LeaseName = "vipkeeper-allocator"
+	// FieldManager names the allocator's writes.
+	FieldManager = "vipkeeper-allocator"
+)
+
+// Event reasons (CamelCase). Service Events: IPAllocated and IPReleased are Normal, the
+// rest Warnings. Pool Events carry the pool condition type that turned True.
+const (
+	ReasonIPAllocated      = "IPAllocated"
+	ReasonIPReleased       = "IPReleased"
+	ReasonAllocationFailed = "AllocationFailed"
+	ReasonSharingRefused   = "SharingRefused"
+	ReasonIPConflict       = "IPConflict"
+)
+
+// Class says which Services the allocator serves.
+type Class struct {
+	Name    string // spec.loadBalancerClass served; DefaultClass when empty
+	Default bool   // also serve LoadBalancer Services with no class
+}
+
+// Input is everything Decide looks at. Decide never modifies it.
+type Input struct {
+	Pools    []*v1alpha1.VIPPool
+	Services []*corev1.Service
+	// Namespaces holds the labels of each namespace, for namespaceSelector; a namespace
+	// missing here matches no selector.
+	Namespaces map[string]map[string]string
+	Class      Class
+}
+
+// Output is what Decide wants done.
+type Output struct {
+	Assignments []Assignment                      // sorted by Service
+	Pools       map[string]v1alpha1.VIPPoolStatus // by pool name; conditions carry no times
+	Problems    []Problem                         // sorted; each becomes a Warning Event
+}
+
+// Assignment sets the allocator's two annotations of one Service; empty values remove
+// them. Reason and Message describe it (a Normal Event once written).
+type Assignment struct {
+	Service types.NamespacedName
+	IPs     string // vipkeeper.io/allocated-ips
+	Pools   string // vipkeeper.io/allocated-pools
+	Reason  string
+	Message string
+}
+
+// Object names a Service or a VIPPool.
+type Object struct {
+	Kind      string // "Service" or "VIPPool"
+	Namespace string // empty for a VIPPool
+	Name      string
+}
+
+// Problem is one refused request or one bad pool.
+type Problem struct {
+	Object  Object
+	Reason  string
+	Message string
+}
+
+// Kinds of Object.
+const (
+	KindService = "Service"
+	KindPool    = v1alpha1.Kind
+)
