@@ -49,8 +49,8 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&c.DefaultClass, "default-class", false, "also serve LoadBalancer Services without a class")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
-	fs.Float64Var(&c.LeaseQPS, "lease-qps", 100, "Lease requests per second from this node (its own rate limiter)")
-	fs.IntVar(&c.LeaseBurst, "lease-burst", 200, "Lease request burst")
+	fs.Float64Var(&c.LeaseQPS, "lease-qps", 500, "ceiling on Lease requests per second from this node (its own rate limiter; a holder of N VIPs renews N / retry-period per second)")
+	fs.IntVar(&c.LeaseBurst, "lease-burst", 1000, "Lease request burst")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 5*time.Second, "on SIGTERM: time to withdraw every VIP and release its Lease")
 }
 

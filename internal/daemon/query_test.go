@@ -85,7 +85,7 @@ func (c *cluster) afterRenew(n *node) {
 // lease reads the Lease from the fake API server (nil when absent).
 func (c *cluster) lease(ip netip.Addr) *coordv1.Lease {
 	c.t.Helper()
-	l, err := c.cs.CoordinationV1().Leases(ns).Get(context.Background(), lease.Name(ip), metav1.GetOptions{})
+	l, err := c.api.CoordinationV1().Leases(c.ns).Get(context.Background(), lease.Name(ip), metav1.GetOptions{})
 	if err != nil {
 		return nil
 	}

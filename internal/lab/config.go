@@ -48,14 +48,16 @@ const DefaultDaemonCmd = "{{.Bin}} --node-name={{.Node}} --kubeconfig={{.Kubecon
 
 // DaemonArgs are the fields a daemon command template may use.
 type DaemonArgs struct {
-	Bin         string // Config.DaemonBin
-	Node        string // node name: the Node object and the Lease holder identity
-	Kubeconfig  string // per-node kubeconfig (ServiceAccount token of deploy/vipkeeper.yaml)
-	Interface   string // the data interface in the node's namespace: eth0
-	Namespace   string // namespace of the VIP Leases
-	HealthAddr  string // host:port on the node's management address
-	MetricsAddr string
-	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	Bin           string // Config.DaemonBin
+	Node          string // node name: the Node object and the Lease holder identity
+	Kubeconfig    string // per-node kubeconfig (ServiceAccount token of deploy/vipkeeper.yaml)
+	Interface     string // the data interface in the node's namespace: eth0
+	Namespace     string // namespace of the VIP Leases
+	HealthAddr    string // host:port on the node's management address
+	MetricsAddr   string // host:port on the node's management address
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 }
 
 // Config configures a Lab. Zero fields take the documented defaults.

@@ -169,8 +169,8 @@ func (l *Lab) newNode(i int) *Node {
 		logPath: filepath.Join(l.dir, NodeName(i)+".log"), logger: l.cfg.Logger.Info,
 		args: DaemonArgs{Bin: l.cfg.DaemonBin, Node: NodeName(i),
 			Kubeconfig: filepath.Join(l.dir, NodeName(i)+".kubeconfig"), Interface: "eth0",
-			HealthAddr:  net.JoinHostPort(mgmt, strconv.Itoa(healthPort)),
-			MetricsAddr: net.JoinHostPort(mgmt, strconv.Itoa(metricsPort)),
+			HealthAddr:    net.JoinHostPort(mgmt, strconv.Itoa(healthPort)),
+			MetricsAddr:   net.JoinHostPort(mgmt, strconv.Itoa(metricsPort)),
 			LeaseDuration: t.LeaseDuration, RenewDeadline: t.RenewDeadline, RetryPeriod: t.RetryPeriod}}
 }
 

@@ -60,15 +60,36 @@ type proc struct {
 	exit ExitStatus
 }
 
-func (n *Node) Name() string            { return n.name }
-func (n *Node) Index() int              { return n.index }
-func (n *Node) Namespace() string       { return n.ns }
-func (n *Node) LogPath() string         { return n.logPath }
-func (n *Node) IPv4() netip.Addr        { return nodeIPv4(n.index) }
-func (n *Node) IPv6() netip.Addr        { return nodeIPv6(n.index) }
-func (n *Node) MgmtIP() netip.Addr      { return n.plan.nodeMgmtIP(n.index) }
-func (n *Node) MAC() net.HardwareAddr   { hw, _ := net.ParseMAC(dataMAC(n.index)); return hw }
-func (n *Node) DaemonArgs() DaemonArgs  { return n.args }
+// Name is the node's name: its Node object and its daemon's Lease holder identity.
+func (n *Node) Name() string { return n.name }
+
+// Index is the node's number, 1 for node-1.
+func (n *Node) Index() int { return n.index }
+
+// Namespace is the node's network namespace.
+func (n *Node) Namespace() string { return n.ns }
+
+// LogPath is the daemon's log file (all runs, appended).
+func (n *Node) LogPath() string { return n.logPath }
+
+// IPv4 is the node's address on the data LAN, 198.51.100.(10+index).
+func (n *Node) IPv4() netip.Addr { return nodeIPv4(n.index) }
+
+// IPv6 is the node's address on the data LAN, 2001:db8:1::(10+index).
+func (n *Node) IPv6() netip.Addr { return nodeIPv6(n.index) }
+
+// MgmtIP is the node's address on the management network (API traffic, /readyz).
+func (n *Node) MgmtIP() netip.Addr { return n.plan.nodeMgmtIP(n.index) }
+
+// MAC is the MAC of the node's eth0, by which the prober tells who answered.
+func (n *Node) MAC() net.HardwareAddr {
+	hw, _ := net.ParseMAC(dataMAC(n.index))
+	return hw
+}
+
+// DaemonArgs are the values the node's daemon command is rendered with.
+func (n *Node) DaemonArgs() DaemonArgs { return n.args }
+
 func (n *Node) healthURL(p string) string { return "http://" + n.args.HealthAddr + p }
 
 // Start starts the daemon: `ip netns exec <namespace> <rendered command>`, output appended

@@ -76,13 +76,13 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-func (p plan) tag() string              { return Prefix + p.id }
-func (p plan) lanNS() string            { return p.tag() + "-lan" }
-func (p plan) clientNS() string         { return p.tag() + "-client" }
-func (p plan) nodeNS(i int) string      { return p.tag() + "-" + NodeName(i) }
-func (p plan) hostBridge() string       { return p.tag() }
-func (p plan) hostVeth(i int) string    { return p.tag() + "-" + strconv.Itoa(i) }
-func (p plan) lanPort(i int) string     { return "n" + strconv.Itoa(i) }
+func (p plan) tag() string           { return Prefix + p.id }
+func (p plan) lanNS() string         { return p.tag() + "-lan" }
+func (p plan) clientNS() string      { return p.tag() + "-client" }
+func (p plan) nodeNS(i int) string   { return p.tag() + "-" + NodeName(i) }
+func (p plan) hostBridge() string    { return p.tag() }
+func (p plan) hostVeth(i int) string { return p.tag() + "-" + strconv.Itoa(i) }
+func (p plan) lanPort(i int) string  { return "n" + strconv.Itoa(i) }
 
 func (p plan) mgmtBase() netip.Addr {
 	b := mgmtRange.Addr().As4()

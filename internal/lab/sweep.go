@@ -62,7 +62,7 @@ func ownerAlive(path string) bool {
 		return false
 	}
 	start, err := procStart(pid)
-	return err == nil
+	return err == nil && start == f[1]
 }
 
 // lockState takes the exclusive lock of the state dir.

@@ -93,3 +93,10 @@ func (s *Source) Partition(on bool) {
 		h(name, dropped[name].l, dropped[name].rv)
 	}
 }
+
+// Cut reports whether the source is cut off.
+func (s *Source) Cut() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cut
+}

@@ -1,0 +1,225 @@
+package daemon_test
+
+import (
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
+	"github.com/vipkeeper/vipkeeper/internal/election"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
+	"github.com/vipkeeper/vipkeeper/internal/testenv"
+)
+
+// The integration tests run three daemons in this process against a real kube-apiserver
+// and etcd (internal/testenv), in real time with the fast timings 5s/3s/1s. They skip when
+// the binaries are missing, unless $CI is set. Waits are generous bounds, not targets; the
+// measured figures are logged.
+
+var shared = testenv.NewShared(testenv.Options{})
+
+func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
+
+var fast = timings[1]
+
+// slack is what a busy two-core machine may add to a bound in real time.
+const slack = 10 * time.Second
+
+func newRealCluster(t *testing.T) (*cluster, *testenv.Env) {
+	env := shared.Env(t)
+	namespace := env.Namespace(t)
+	admin, err := kubernetes.NewForConfig(env.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := func(node string) daemontest.LeaseStore {
+		lc, err := lease.NewClient(env.AdminConfig(), lease.ClientConfig{QPS: 50, Burst: 100, Timeout: fast.rd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := lease.New(lease.Config{Client: lc.CoordinationV1(), Namespace: namespace, Identity: node, Duration: fast.ld})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	watch := func() daemontest.LeaseSource { return lease.NewSource(admin, namespace) }
+	c := buildCluster(t, fast, namespace, admin, store, watch, []netip.Addr{vip}, three)
+	t.Cleanup(c.shutdown)
+	c.startAll(wantsFor(c.vips, three...))
+	return c, env
+}
+
+// waitFor polls cond every 10ms until it holds, failing t after limit; it returns how long
+// it took.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// waitLeader waits for one node to announce vip and returns it.
+func (c *cluster) waitLeader() *node {
+	c.t.Helper()
+	took := waitFor(c.t, slack+c.tm.ld, "a leader", func() bool { return len(c.holders(vip)) == 1 })
+	n := c.soleHolder(vip)
+	c.t.Logf("%s leads after %v", n.name, took)
+	return n
+}
+
+// waitRenew returns right after n's next successful renew.
+func (c *cluster) waitRenew(n *node) {
+	c.t.Helper()
+	last := c.lastClaim(n.name)
+	waitFor(c.t, slack, n.name+" renews", func() bool { return c.lastClaim(n.name).After(last) })
+}
+
+// checkLease compares the Lease with what kubectl would show after the failovers seen:
+// holderIdentity, leaseDurationSeconds and leaseTransitions (one per takeover of a held
+// record: a change of announcer, as these tests release nothing).
+func (c *cluster) checkLease(holder string) {
+	c.t.Helper()
+	l := c.lease(vip)
+	if l == nil {
+		c.t.Fatalf("Lease %s/%s is missing", c.ns, lease.Name(vip))
+	}
+	takeovers, last := 0, ""
+	for _, e := range c.hist.Events(of("", daemontest.KindAdd)) {
+		if last != "" && e.Node != last {
+			takeovers++
+		}
+		last = e.Node
+	}
+	var d, tr int32 = -1, 0 // a Lease never taken over has no leaseTransitions
+	if l.Spec.LeaseDurationSeconds != nil {
+		d = *l.Spec.LeaseDurationSeconds
+	}
+	if l.Spec.LeaseTransitions != nil {
+		tr = *l.Spec.LeaseTransitions
+	}
+	c.t.Logf("lease: holderIdentity=%q leaseDurationSeconds=%d leaseTransitions=%d (announcer changes %d)", holderOf(l), d, tr, takeovers)
+	if holderOf(l) != holder || d != int32(c.tm.ld/time.Second) || tr != int32(takeovers) {
+		c.t.Errorf("lease holder %q duration %ds transitions %d, want %q, %v, %d", holderOf(l), d, tr, holder, c.tm.ld, takeovers)
+	}
+}
+
+func TestIntegration_EtcdFrozenShorterThanRenewDeadlineChangesNothing(t *testing.T) {
+	c, env := newRealCluster(t)
+	leader := c.waitLeader()
+	c.waitRenew(leader)
+	start := time.Now()
+	env.Proxy().Freeze()
+	t.Cleanup(env.Proxy().Resume)
+	time.Sleep(fast.rd / 2)
+	env.Proxy().Resume()
+	time.Sleep(fast.ld + fast.rp)
+	c.steady(leader, start)
+	var failed int
+	var slowest time.Duration
+	for _, e := range c.hist.Events(and(of(leader.name, daemontest.KindWrite), after(start))) {
+		slowest = max(slowest, e.Done.Sub(e.At))
+		if !e.OK() {
+			failed++
+		}
+	}
+	t.Logf("etcd frozen %v: %d of the leader's writes failed, the slowest took %v; no withdrawal", fast.rd/2, failed, slowest)
+	if slowest < 100*time.Millisecond {
+		t.Errorf("no write of the leader's was held by the freeze (slowest %v)", slowest)
+	}
+	c.checkLease(leader.name)
+}
+
+func TestIntegration_EtcdFrozenLongerThanLeaseDurationWithdrawsInTimeAndRecovers(t *testing.T) {
+	c, env := newRealCluster(t)
+	leader := c.waitLeader()
+	c.waitRenew(leader)
+	frozen := time.Now()
+	env.Proxy().Freeze()
+	t.Cleanup(env.Proxy().Resume)
+	time.Sleep(fast.ld + 2*time.Second)
+	resumed := time.Now()
+	env.Proxy().Resume()
+	took := waitFor(t, fast.rp+fast.ld+slack, "an announcement after resume", func() bool {
+		_, ok := c.hist.First(and(of("", daemontest.KindAdd), after(resumed)))
+		return ok
+	})
+	a, _ := c.hist.First(and(of("", daemontest.KindAdd), after(resumed)))
+	t.Logf("after resume %s announced in %v (bound RetryPeriod+LeaseDuration = %v)", a.Node, took, fast.rp+fast.ld)
+
+	w, ok := c.hist.First(and(of(leader.name, daemontest.KindRemove), after(frozen)))
+	if !ok || !w.At.Before(resumed) {
+		t.Fatalf("the leader did not withdraw while etcd was frozen: %v\n%s", w, c.hist.Tail(30))
+	}
+	fence, _ := c.hist.Last(and(of(leader.name, daemontest.KindAdd), before(w.At)))
+	issued := fence.Until.Add(-fast.rd) // the issue time of the write that set the fence
+	t.Logf("leader withdrew %v after its last confirmed write was issued (fence %v, %v late)",
+		w.At.Sub(issued), fast.rd, w.At.Sub(fence.Until))
+	if w.At.Sub(issued) >= fast.ld {
+		t.Errorf("leader withdrew %v after its last renew, not before LeaseDuration %v", w.At.Sub(issued), fast.ld)
+	}
+	time.Sleep(fast.rp)
+	c.checkLease(c.soleHolder(vip).name)
+}
+
+func TestIntegration_LeaderCutOffFromTheAPIWithdrawsBeforeASuccessorAnnounces(t *testing.T) {
+	c, _ := newRealCluster(t)
+	leader := c.waitLeader()
+	c.waitRenew(leader)
+	cut := time.Now()
+	leader.store.SetMode(daemontest.Hang)
+	leader.src.Partition(true)
+	waitFor(t, fast.ld+fast.rp+slack, "a successor", func() bool {
+		_, ok := c.hist.First(and(of("", daemontest.KindAdd), notNode(leader.name), after(cut)))
+		return ok
+	})
+	a, _ := c.hist.First(and(of("", daemontest.KindAdd), notNode(leader.name), after(cut)))
+	w, ok := c.hist.First(and(of(leader.name, daemontest.KindRemove), after(cut)))
+	if !ok || !w.Done.Before(a.At) {
+		t.Fatalf("old leader's withdrawal %v is not before the successor's announcement %v\n%s", w, a, c.hist.Tail(30))
+	}
+	s := c.lastClaimBefore(leader.name, cut)
+	t.Logf("old leader withdrew %v after its last renew; %s announced %v after it, %v after the withdrawal",
+		w.At.Sub(s), a.Node, a.At.Sub(s), a.At.Sub(w.Done))
+	c.checkLease(a.Node)
+
+	leader.store.SetMode(daemontest.OK)
+	leader.src.Partition(false)
+	time.Sleep(fast.ld)
+	if evs := c.hist.Events(and(of(leader.name, daemontest.KindAdd), after(cut))); len(evs) > 0 {
+		t.Errorf("the old leader announced again: %v", evs)
+	}
+	if got := c.soleHolder(vip); got.name != a.Node {
+		t.Errorf("holder %s, want %s", got.name, a.Node)
+	}
+}
+
+func TestIntegration_StoppedLeaderReleasesAndASuccessorAnnounces(t *testing.T) {
+	c, _ := newRealCluster(t)
+	leader := c.waitLeader()
+	start := time.Now()
+	if err := c.stop(leader); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	t.Logf("graceful stop took %v", time.Since(start))
+	rel := c.withdrewThen(leader, start, election.OpRelease)
+	waitFor(t, slack, "a successor", func() bool {
+		_, ok := c.hist.First(and(of("", daemontest.KindAdd), after(rel.At)))
+		return ok
+	})
+	a, _ := c.hist.First(and(of("", daemontest.KindAdd), after(rel.At)))
+	k := rank(a.Node, vip, three)
+	t.Logf("%s (rank %d) announced %v after the release returned (target 500ms; its spread wait is %v)",
+		a.Node, k, a.At.Sub(rel.Done), time.Duration(k)*fast.spread())
+	if l := c.lease(vip); holderOf(l) != a.Node {
+		t.Errorf("lease holder %q, want %s", holderOf(l), a.Node)
+	}
+}

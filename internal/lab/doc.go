@@ -1,0 +1,57 @@
+// Package lab runs the real vipkeeper binary on simulated nodes: network namespaces on
+// a shared data LAN, a real etcd and kube-apiserver (internal/testenv), and a client that
+// asks who answers ARP and NDP for each VIP every 100 ms. It is the base of the daemon's
+// end-to-end tests and of `vipkeeper lab` (make lab), and the fault API the chaos
+// scenarios build on.
+//
+// # Invariant
+//
+// Close removes everything the lab created: namespaces, host interfaces, processes, temp
+// dir and pid file, also after a failed Start; StartTest closes in t.Cleanup. A lab whose
+// owner was SIGKILLed is removed by the next Start (Sweep): its children die with it
+// (Pdeathsig), its network objects carry the lab's tag and its pid file names a dead
+// process. Every background loop ends with Close.
+//
+// # Topology (root only; documentation ranges only)
+//
+//	host namespace:  bridge vkl-<id> 203.0.113.(32s+1)/27        <- kube-apiserver binds here
+//	                  |  vkl-<id>-<i> (veth)
+//	node i netns:    mgmt 203.0.113.(32s+1+i)/27                  /readyz :9473, /metrics :9472
+//	                 eth0 198.51.100.(10+i)/24 2001:db8:1::(10+i)/64 nodad, MAC 02:76:6b:00:00:<i>
+//	                  |  n<i> (veth)
+//	lan netns:       bridge br0 (no STP delay, no multicast snooping)
+//	                  |  client (veth)
+//	client netns:    eth0 198.51.100.2-9/24 2001:db8:1::2-9/64    <- the prober
+//
+// s is a free /27 slot of 203.0.113.0/24 (so labs can run side by side; chosen under a
+// lock in StateDir). Every name carries the random tag vkl-<id>. The data LAN lives in its
+// own namespaces, so it collides with nothing; only the management bridge is in the host
+// namespace. Cutting a node's management link (SetAPILink) partitions it from the API
+// only; pulling its data cable (SetDataLink) cuts it from the client and the other nodes.
+//
+// # Daemons
+//
+// Each node runs Config.DaemonCmd (a text/template over DaemonArgs; default: vipkeeper
+// with --node-name, --kubeconfig, --interface eth0 and the timing preset) as
+// `ip netns exec <node> ...`. The kubeconfig carries a token of the ServiceAccount that
+// deploy/vipkeeper.yaml defines, after every object of that manifest but the DaemonSet was
+// applied, so the lab proves the shipped RBAC is enough. Node objects are registered for
+// the lab nodes (no kubelet runs). Services get EndpointSlices managed by "vipkeeper-lab"
+// (no controller-manager runs).
+//
+// # Measuring
+//
+// The Prober sends one ARP request or Neighbor Solicitation per VIP per round from a
+// rotating source address, so each reply names its round and a late reply never fakes an
+// outage or a split brain. The holder's kernel answers, so "answered" means "the VIP is on
+// that node's eth0". The Timeline keeps the answers as runs, the Lease holders read from
+// the API every 500 ms, the gratuitous announcements seen, and marks (fault start and end);
+// Analyze, TimeToHealthy and FirstAnswer turn runs into outage, split-brain and recovery
+// figures.
+//
+// # Threads
+//
+// Children get Pdeathsig, which fires when the OS thread that forked them exits, and Go
+// forks from any thread. So this package never lets a thread exit: inNS moves its locked
+// thread back to the host namespace before unlocking it.
+package lab
