@@ -347,12 +347,15 @@ func (a *Announcer) linkFor(ip netip.Addr, addrs []kaddr) (link, error) {
 
 // CanCarry reports whether this node can put ip on an interface: a configured interface
 // must exist and, for IPv6, have IPv6 enabled (some IPv6 address, link-local counts); without
-// one, a connected network must cover ip. The controller uses it to refuse eligibility (not
+// one, a connected network must cover ip. Either way the interface must be up with carrier:
+// a pulled cable makes the node ineligible, so another node takes the VIP at once instead
+// of leaving it dark. The controller uses it to refuse eligibility (not
 // the VIP) on nodes that cannot serve it.
 func (a *Announcer) CanCarry(ip netip.Addr) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// The controller asks for every VIP on every recompute: reuse one dump for a second.
+	// The controller asks for every VIP on every recompute: reuse one address dump for a
+	// second. The link's state is looked up fresh each time.
 	if time.Since(a.carryAt) > time.Second {
 		addrs, err := a.k.list()
 		if err != nil {
@@ -364,6 +367,9 @@ func (a *Announcer) CanCarry(ip netip.Addr) error {
 	l, err := a.linkFor(ip, addrs)
 	if err != nil {
 		return err
+	}
+	if !l.up {
+		return fmt.Errorf("interface %s is down or has no carrier: it cannot carry %s", l.name, ip)
 	}
 	if !ip.Unmap().Is6() {
 		return nil

@@ -52,6 +52,10 @@ type Config struct {
 	NetNS string
 	// Logger gets transitions at Info and announcements at Debug.
 	Logger *slog.Logger
+	// OnLinkChange, if set, is called (from Run) when an interface goes down or comes back
+	// up, so the caller can ask CanCarry again: a node whose VIP interface lost its carrier
+	// should step down so that another node serves the VIP.
+	OnLinkChange func()
 	// OnSend, if set, is called after every announcement attempt (metrics).
 	// It runs with the Announcer's lock held and must not call back into it.
 	OnSend func(vip netip.Addr, iface string, err error)

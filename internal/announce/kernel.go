@@ -41,6 +41,7 @@ type link struct {
 	index int
 	name  string
 	hw    net.HardwareAddr
+	up    bool // administratively up and with carrier, when looked up
 }
 
 // kernel performs the netlink calls, in the announcer's network namespace.
@@ -210,7 +211,8 @@ func (k *kernel) linkByIndex(index int) (link, error) {
 
 func toLink(l netlink.Link) link {
 	at := l.Attrs()
-	return link{index: at.Index, name: at.Name, hw: at.HardwareAddr}
+	up := at.RawFlags&unix.IFF_UP != 0 && at.RawFlags&unix.IFF_RUNNING != 0
+	return link{index: at.Index, name: at.Name, hw: at.HardwareAddr, up: up}
 }
 
 func family(ip netip.Addr) int {

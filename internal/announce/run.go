@@ -209,6 +209,9 @@ func (a *Announcer) linkChanged(ev linkEvent, up map[int]bool) {
 	if known && !was && ev.up {
 		a.relink(ev.index)
 	}
+	if known && was != ev.up && a.cfg.OnLinkChange != nil {
+		a.cfg.OnLinkChange()
+	}
 }
 
 func (a *Announcer) relink(index int) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -34,7 +35,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
-	plane, err := announce.New(announce.Config{Interface: cfg.Interface, Logger: log})
+	var onLink linkHook
+	plane, err := announce.New(announce.Config{Interface: cfg.Interface, Logger: log, OnLinkChange: onLink.fire})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}
@@ -43,10 +45,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := plane.Set(ctx, nil); err != nil {
 		log.Error("start-up sweep incomplete; the kernel lifetimes still remove stale VIPs", "err", err)
 	}
-	return runWith(ctx, cfg, log, rc, client, plane)
+	return runWith(ctx, cfg, log, rc, client, plane, &onLink)
 }
 
-func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane *announce.Announcer) error {
+// linkHook forwards the data plane's link changes to the controller created after it.
+type linkHook struct{ f atomic.Pointer[func()] }
+
+func (h *linkHook) fire() {
+	if f := h.f.Load(); f != nil {
+		(*f)()
+	}
+}
+
+func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane *announce.Announcer, onLink *linkHook) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d, err := newDaemon(cfg, log, rc, client, plane, daemon.NewMetrics(reg))
@@ -64,6 +75,8 @@ func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config,
 		return err
 	}
 	d.SetNotifier(ctrl.NodeEvents())
+	resync := ctrl.Resync
+	onLink.f.Store(&resync)
 	return supervise(ctx, cfg, log, reg, plane, ctrl, d)
 }
 

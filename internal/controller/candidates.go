@@ -149,7 +149,7 @@ func (c *candidacy) carry(ip netip.Addr) (err error) {
 func (c *candidacy) cannotCarry(ip netip.Addr, svcs []types.NamespacedName, err error) []Problem {
 	out := make([]Problem, len(svcs))
 	for i, nn := range svcs {
-		out[i] = Problem{Service: nn, Reason: ReasonUnsupportedFamily, Node: c.self, Message: fmt.Sprintf(
+		out[i] = Problem{Service: nn, Reason: ReasonCannotCarry, Node: c.self, Message: fmt.Sprintf(
 			"node %s cannot carry %s (%v); it stays out of the election, other nodes may announce it", c.self, ip, err)}
 	}
 	return out

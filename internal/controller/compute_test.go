@@ -233,7 +233,7 @@ func TestCompute_CanCarryRefusesOnlyThisNodesEligibility(t *testing.T) {
 		services: []*corev1.Service{svc("web", ips("198.51.100.7,2001:db8::7"))}, nodes: []*corev1.Node{node("a")},
 		canCarry: noV6,
 		want:     wants(want("198.51.100.7", 0, "web"), want("2001:db8::7", -1, "web")),
-		problems: []Problem{{Service: nn("web"), Reason: ReasonUnsupportedFamily, Node: "a",
+		problems: []Problem{{Service: nn("web"), Reason: ReasonCannotCarry, Node: "a",
 			Message: "node a cannot carry 2001:db8::7 (no IPv6 on eth0); it stays out of the election, other nodes may announce it"}},
 	}.run(t)
 }
@@ -244,8 +244,8 @@ func TestCompute_APanickingCanCarryOnlyRefusesEligibility(t *testing.T) {
 	if w := got[ip("198.51.100.7")]; w.Eligible || len(w.Services) != 1 {
 		t.Errorf("want the VIP wanted and this node not eligible, got %+v", w)
 	}
-	if len(problems) != 1 || problems[0].Reason != ReasonUnsupportedFamily {
-		t.Errorf("want one UnsupportedFamily problem, got %+v", problems)
+	if len(problems) != 1 || problems[0].Reason != ReasonCannotCarry {
+		t.Errorf("want one CannotCarry problem, got %+v", problems)
 	}
 }
 

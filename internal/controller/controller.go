@@ -145,6 +145,10 @@ func New(cfg Config) (*Controller, error) {
 // HasSynced reports whether the informers have synced and the first Want was delivered.
 func (c *Controller) HasSynced() bool { return c.ready.Load() }
 
+// Resync recomputes the wants although no object changed: something outside the API did
+// (an interface lost its carrier, so CanCarry answers differently).
+func (c *Controller) Resync() { poke(c.kick) }
+
 // Run runs the informers, the compute loop and the status writer's election until ctx
 // ends. It may be called once.
 func (c *Controller) Run(ctx context.Context) error {

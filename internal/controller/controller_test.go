@@ -311,8 +311,8 @@ func TestController_NodeLocalProblemIsReportedByTheNodeItself(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		ev := h.events()
-		if len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning UnsupportedFamily node a cannot carry 2001:db8::7") {
-			t.Errorf("want one UnsupportedFamily event, got %q", ev)
+		if len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning CannotCarry node a cannot carry 2001:db8::7") {
+			t.Errorf("want one CannotCarry event, got %q", ev)
 		}
 		if diff := cmp.Diff(wants(want("2001:db8::7", -1, "web")), h.el.last(), cmpWants...); diff != "" {
 			t.Errorf("wants (-want +got):\n%s", diff)

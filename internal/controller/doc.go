@@ -46,7 +46,7 @@
 //
 // CanCarry. If this node's interface cannot carry a VIP's family, only this node's
 // eligibility is refused: the VIP stays wanted (Eligible=false here) so other nodes may
-// announce it, and the node reports its own UnsupportedFamily Event. The other nodes still
+// announce it, and the node reports its own CannotCarry Event. The other nodes still
 // count this node when ranking; that delays their spread by at most one step, never safety.
 //
 // Status writer. client-go leader election on the Lease vipkeeper-controller in the

@@ -24,14 +24,14 @@ const (
 
 // Event and Problem reasons (CamelCase, used verbatim as the Event reason).
 const (
-	ReasonInvalidIP         = "InvalidIP"
-	ReasonIPInUse           = "IPInUse"
-	ReasonUnsafeSharing     = "UnsafeSharing"
-	ReasonNodeAddress       = "NodeAddress"
-	ReasonWrongClass        = "WrongClass"
-	ReasonUnsupportedFamily = "UnsupportedFamily"
-	ReasonVIPAnnounced      = "VIPAnnounced"
-	ReasonVIPWithdrawn      = "VIPWithdrawn"
+	ReasonInvalidIP     = "InvalidIP"
+	ReasonIPInUse       = "IPInUse"
+	ReasonUnsafeSharing = "UnsafeSharing"
+	ReasonNodeAddress   = "NodeAddress"
+	ReasonWrongClass    = "WrongClass"
+	ReasonCannotCarry   = "CannotCarry"
+	ReasonVIPAnnounced  = "VIPAnnounced"
+	ReasonVIPWithdrawn  = "VIPWithdrawn"
 )
 
 // Want is what this node should do about one VIP.
@@ -57,7 +57,7 @@ type Problem struct {
 	Service types.NamespacedName
 	Reason  string // CamelCase, the Event reason
 	Message string
-	// Node is set when the problem concerns only that node (ReasonUnsupportedFamily): the
+	// Node is set when the problem concerns only that node (ReasonCannotCarry): the
 	// VIP stays wanted and only this node's eligibility is refused. Such problems are
 	// reported by the node itself; all others by the elected controller.
 	Node string

@@ -51,7 +51,8 @@
 //
 // # Threads
 //
-// Children get Pdeathsig, which fires when the OS thread that forked them exits, and Go
-// forks from any thread. So this package never lets a thread exit: inNS moves its locked
-// thread back to the host namespace before unlocking it.
+// Children get Pdeathsig, which fires when the OS thread that forked them exits. Every child
+// is forked by testenv.StartChild from one thread locked for the life of the process, so a
+// retired thread cannot kill them. inNS still moves its locked thread back to the host
+// namespace and unlocks it, so threads are reused rather than retired.
 package lab

@@ -11,11 +11,10 @@ import (
 // fresh goroutine locked to its OS thread, which is moved back to its own namespace and
 // unlocked afterwards.
 //
-// The thread must not be retired (as a goroutine exiting while locked would do): the
-// lab's children (etcd, kube-apiserver, daemons) have Pdeathsig set, which fires when the
-// thread that forked them exits, and Go forks from whatever thread the caller happens to
-// run on. A retired thread killed kube-apiserver in the middle of a lab. Only when moving
-// back fails is the thread retired, as the lesser evil.
+// Moving back instead of retiring the thread keeps threads reusable. (Children are forked by
+// testenv.StartChild from a thread that is never retired, so a retired thread here would no
+// longer kill them; it once killed kube-apiserver mid-lab.) Only when moving back fails is
+// the thread retired.
 func inNS(name string, f func() error) error {
 	target, err := netns.GetFromName(name)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/internal/testenv"
 )
 
 // killWait bounds the wait for a SIGKILLed daemon to be reaped.
@@ -111,8 +113,7 @@ func (n *Node) Start() error {
 	fmt.Fprintf(logf, "=== lab %s: start %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.ns}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := testenv.StartChild(cmd); err != nil {
 		logf.Close()
 		return fmt.Errorf("start daemon on %s: %w", n.name, err)
 	}

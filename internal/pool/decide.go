@@ -39,7 +39,8 @@ type state struct {
 	byName   map[string]*poolState
 	used     map[netip.Addr]bool              // every IP in use or given out in this call
 	owners   map[netip.Addr][]*corev1.Service // who keeps each IP, oldest first
-	groups   map[groupKey][]netip.Addr        // IPs owned per (namespace, sharing key)
+	holders  map[netip.Addr][]*corev1.Service // served Services carrying each IP on input
+	groups   map[groupKey][]netip.Addr        // IPs owned or held per (namespace, sharing key)
 	shrunk   map[string][]string              // pool -> "ns/name (ip)" kept outside its entries
 	out      []Assignment
 	problems []Problem
@@ -49,7 +50,7 @@ type groupKey struct{ namespace, key string }
 
 func newState(in Input) *state {
 	s := &state{in: in, pools: preparePools(in.Pools), byName: map[string]*poolState{},
-		used: map[netip.Addr]bool{}, owners: map[netip.Addr][]*corev1.Service{},
+		used: map[netip.Addr]bool{}, owners: map[netip.Addr][]*corev1.Service{}, holders: map[netip.Addr][]*corev1.Service{},
 		groups: map[groupKey][]netip.Addr{}, shrunk: map[string][]string{}}
 	for _, p := range s.pools {
 		s.byName[p.name] = p
@@ -82,11 +83,25 @@ func hasOurs(svc *corev1.Service) bool {
 // anything is decided, so that no fresh allocation hands out an IP that a younger Service
 // holds or one still being released: an IP is free only once no Service names it.
 func (s *state) markUsed(served, stale []*corev1.Service) {
-	for _, svc := range slices.Concat(served, stale) {
+	for i, svc := range slices.Concat(served, stale) {
 		req, _ := requested(svc)
 		have, _ := parseIPs(svc.Annotations[AnnotationAllocatedIPs])
 		for _, ip := range slices.Concat(req, have) {
 			s.used[ip] = true
+			if i < len(served) {
+				s.holders[ip] = append(s.holders[ip], svc)
+				s.addToGroup(svc, ip)
+			}
+		}
+	}
+}
+
+// addToGroup records ip as an IP of svc's sharing group, if svc has a key.
+func (s *state) addToGroup(svc *corev1.Service, ip netip.Addr) {
+	if key := svc.Annotations[AnnotationSharingKey]; key != "" {
+		g := groupKey{svc.Namespace, key}
+		if !slices.Contains(s.groups[g], ip) {
+			s.groups[g] = append(s.groups[g], ip)
 		}
 	}
 }
@@ -116,12 +131,7 @@ func (s *state) claim(svc *corev1.Service, ips []netip.Addr) {
 func (s *state) own(svc *corev1.Service, ip netip.Addr) {
 	s.used[ip] = true
 	s.owners[ip] = append(s.owners[ip], svc)
-	if key := svc.Annotations[AnnotationSharingKey]; key != "" {
-		g := groupKey{svc.Namespace, key}
-		if !slices.Contains(s.groups[g], ip) {
-			s.groups[g] = append(s.groups[g], ip)
-		}
-	}
+	s.addToGroup(svc, ip)
 }
 
 // keep returns the allocated IPs svc keeps: one per wanted family, each owned by no
@@ -194,20 +204,21 @@ func (s *state) pick(svc *corev1.Service, f family) pick {
 		why: fmt.Sprintf("no free %s address in VIPPool %s", f, strings.Join(exhausted, ", "))}
 }
 
-// join returns the first IP of family f of svc's sharing group that svc may share; a
-// refusal when the group has such IPs but none it may share; ok false when svc has no
-// key or the group no IP of family f.
+// join returns the lowest IP of family f of svc's sharing group that svc may share with
+// everyone who owns or carries it, also younger Services not visited yet (two Services
+// created together must not start two groups); a refusal when the group has such IPs but
+// none it may share; ok false when svc has no key or the group no IP of family f.
 func (s *state) join(svc *corev1.Service, f family) (pick, bool) {
 	key := svc.Annotations[AnnotationSharingKey]
 	if key == "" {
 		return pick{}, false
 	}
 	refusal := ""
-	for _, ip := range s.groups[groupKey{svc.Namespace, key}] {
+	for _, ip := range slices.SortedFunc(slices.Values(s.groups[groupKey{svc.Namespace, key}]), netip.Addr.Compare) {
 		if familyOf(ip) != f {
 			continue
 		}
-		why := sharingRefusal(s.owners[ip], svc, true)
+		why := sharingRefusal(s.sharers(ip, svc), svc, true)
 		if why == "" {
 			return pick{f: f, ip: ip, pool: s.containing(ip), shared: true}, true
 		}
@@ -216,6 +227,17 @@ func (s *state) join(svc *corev1.Service, f family) (pick, bool) {
 		}
 	}
 	return pick{f: f, reason: ReasonSharingRefused, why: refusal}, refusal != ""
+}
+
+// sharers returns who owns or carries ip, other than svc.
+func (s *state) sharers(ip netip.Addr, svc *corev1.Service) []*corev1.Service {
+	var out []*corev1.Service
+	for _, o := range slices.Concat(s.owners[ip], s.holders[ip]) {
+		if o != svc && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // candidates returns the pools svc may get addresses from, by name, or why none.

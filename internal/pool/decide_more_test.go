@@ -140,6 +140,14 @@ func TestDecide_SharingKeyGivesOneAddressWhenSafe(t *testing.T) {
 		},
 		want: []Assignment{alloc("ns", "joins", "203.0.113.9", "", "allocated 203.0.113.9 (shared by sharing key)")},
 	}, {
+		name:  "an older Service joins the IP a younger one of its group got first (both created together)",
+		pools: pools,
+		services: []*corev1.Service{
+			svc("ns", "b", 0, key("k"), ports(443), allocated("198.51.100.1", "198.51.100.1=a")),
+			svc("ns", "a", 0, key("k")),
+		},
+		want: []Assignment{alloc("ns", "a", "198.51.100.1", "198.51.100.1=a", "allocated 198.51.100.1 (shared by sharing key)")},
+	}, {
 		name:  "a port clash or another traffic policy is refused",
 		pools: pools,
 		services: []*corev1.Service{

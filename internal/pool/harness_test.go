@@ -14,7 +14,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -93,16 +92,16 @@ func installCRD(t *testing.T, dyn dynamic.Interface) {
 		if err != nil {
 			return err
 		}
-		var crd struct {
-			Status struct{ Conditions []metav1.Condition } `json:"status"`
-		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(got.Object, &crd); err != nil {
+		conds, _, err := unstructured.NestedSlice(got.Object, "status", "conditions")
+		if err != nil {
 			return err
 		}
-		if !meta.IsStatusConditionTrue(crd.Status.Conditions, "Established") {
-			return errors.New("not Established yet")
+		for _, c := range conds {
+			if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+				return nil
+			}
 		}
-		return nil
+		return errors.New("not Established yet")
 	})
 }
 

@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,8 +54,8 @@ func (t *term) writeService(ctx context.Context, a Assignment, base *corev1.Serv
 	switch {
 	case apierrors.IsNotFound(err):
 		return true
-	case apierrors.IsConflict(err):
-		log.Debug("Service changed since the decision; deciding again", "err", err)
+	case apierrors.IsConflict(err), errors.Is(err, context.Canceled):
+		log.Debug("Service not written; deciding again", "err", err)
 		return false
 	case err != nil:
 		log.Warn("write allocated VIPs", "err", fmt.Errorf("patch service %s: %w", a.Service, err))
@@ -83,7 +84,7 @@ func (t *term) writePools(ctx context.Context, want map[string]v1alpha1.VIPPoolS
 		if ctx.Err() != nil {
 			return false
 		}
-		if err := t.writePool(ctx, name, st); err != nil && !apierrors.IsNotFound(err) {
+		if err := t.writePool(ctx, name, st); err != nil && !apierrors.IsNotFound(err) && !errors.Is(err, context.Canceled) {
 			t.log.Warn("write VIPPool status", "pool", name, "err", err)
 			ok = false
 		}

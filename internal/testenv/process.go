@@ -23,9 +23,8 @@ type process struct {
 	waitErr error         // valid after done
 }
 
-// startProcess starts bin in its own process group. Pdeathsig kills it when the thread that
-// started it exits: Go only ends threads of goroutines that exit while locked to one, and the
-// test goroutines that call this are not locked, so in practice "when the test binary dies".
+// startProcess starts bin in its own process group; it dies with the test binary
+// (StartChild).
 func startProcess(name, bin, logPath string, args []string) (*process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -33,8 +32,7 @@ func startProcess(name, bin, logPath string, args []string) (*process, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := StartChild(cmd); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
