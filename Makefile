@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  ?= ./...
 
-.PHONY: all build bins deps test vet lab clean
+.PHONY: all build bins deps test vet lab bench clean
 
 all: build
 
@@ -29,6 +29,12 @@ test: deps bins vet build
 ## lab: the local lab: real control plane, simulated nodes, live VIP view (needs root)
 lab: deps bins build
 	./bin/vipkeeper lab
+
+## bench: chaos scenarios (default and fast timing) and scale runs, report in out/bench (needs root;
+## takes about half an hour). Pick with BENCH_FLAGS, e.g. BENCH_FLAGS='--only leader-sigkill --timings fast --scale none'
+BENCH_FLAGS ?=
+bench: deps bins build
+	./bin/vipkeeper lab bench --out out/bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin/ out/

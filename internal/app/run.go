@@ -10,15 +10,18 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/vipkeeper/vipkeeper/internal/announce"
 	"github.com/vipkeeper/vipkeeper/internal/controller"
 	"github.com/vipkeeper/vipkeeper/internal/daemon"
 	"github.com/vipkeeper/vipkeeper/internal/election"
 	"github.com/vipkeeper/vipkeeper/internal/lease"
+	"github.com/vipkeeper/vipkeeper/internal/pool"
 )
 
 // Run builds the real adapters for cfg and runs the daemon until ctx ends (SIGTERM), then
@@ -77,7 +80,11 @@ func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config,
 	d.SetNotifier(ctrl.NodeEvents())
 	resync := ctrl.Resync
 	onLink.f.Store(&resync)
-	return supervise(ctx, cfg, log, reg, plane, ctrl, d)
+	alloc, err := newAllocator(cfg, log, rc, client, rec)
+	if err != nil {
+		return err
+	}
+	return supervise(ctx, cfg, log, reg, plane, ctrl, d, alloc)
 }
 
 func newDaemon(cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane *announce.Announcer, m *daemon.Metrics) (*daemon.Daemon, error) {
@@ -97,10 +104,22 @@ func newDaemon(cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.
 		StopTimeout: cfg.StopTimeout})
 }
 
+// newAllocator is the address-pool allocator: every daemon runs one, the holder of the
+// vipkeeper-allocator Lease allocates (internal/pool).
+func newAllocator(cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, rec record.EventRecorder) (*pool.Allocator, error) {
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	return pool.New(pool.Config{Client: client, Dynamic: dyn, Namespace: cfg.Namespace,
+		Identity: cfg.NodeName, Class: cfg.LoadBalancerClass, DefaultClass: cfg.DefaultClass,
+		Recorder: rec, Logger: log.With("component", "allocator")})
+}
+
 // supervise runs every part until ctx ends. The daemon outlives ctx by its stop budget; a
 // part failing early stops the rest the same graceful way.
 func supervise(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry,
-	plane *announce.Announcer, ctrl *controller.Controller, d *daemon.Daemon) error {
+	plane *announce.Announcer, ctrl *controller.Controller, d *daemon.Daemon, alloc *pool.Allocator) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ready := func() bool { return ctrl.HasSynced() && d.Synced() }
@@ -112,7 +131,7 @@ func supervise(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	run := func(name string, f func() error) {
 		go func() {
 			err := f()
@@ -126,11 +145,12 @@ func supervise(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 	defer stopPlane()
 	run("data plane", func() error { return plane.Run(pctx) })
 	run("controller", func() error { return ctrl.Run(ctx) })
+	run("allocator", func() error { return alloc.Run(ctx) })
 	run("health", health)
 	run("metrics", metrics)
 	derr := d.Run(ctx)
 	stopPlane()
-	for range 4 {
+	for range 5 {
 		<-errc
 	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {

@@ -91,12 +91,13 @@ type Daemon struct {
 	cfg  Config
 	deps *deps
 
-	mu      sync.Mutex
-	ctx     context.Context // runners' context; nil until Run has synced the Lease cache
-	wants   map[netip.Addr]Want
-	runners map[netip.Addr]*runner
-	byName  map[string]*runner
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	ctx      context.Context // runners' context; nil until Run has synced the Lease cache
+	stopping bool            // Run is stopping: SetWants starts no new elector
+	wants    map[netip.Addr]Want
+	runners  map[netip.Addr]*runner
+	byName   map[string]*runner
+	wg       sync.WaitGroup
 }
 
 // New returns a Daemon for cfg.

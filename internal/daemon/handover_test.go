@@ -22,18 +22,9 @@ func TestDaemon_ForbiddenNodeKeepsTryingSlowlyAndLeadsOnceAllowed(t *testing.T) 
 		const outage = 5 * time.Minute
 		time.Sleep(outage)
 
-		tries := c.hist.Events(func(e event) bool {
-			return e.Node == "a" && (e.Kind == daemontest.KindWrite || e.Kind == daemontest.KindRead)
-		})
+		tries := c.hist.Events(func(e event) bool { return e.Node == "a" && (e.Kind == daemontest.KindWrite || e.Kind == daemontest.KindRead) })
 		t.Logf("%d attempts in %v under 403", len(tries), outage)
-		if lo, hi := int(outage/tm.ld), int(outage/tm.rp)+1; len(tries) < lo || len(tries) > hi {
-			t.Errorf("%d attempts in %v, want between %d (one per LeaseDuration) and %d (one per RetryPeriod)", len(tries), outage, lo, hi)
-		}
-		for i := 1; i < len(tries); i++ {
-			if gap := tries[i].At.Sub(tries[i-1].At); gap < tm.rp || gap > tm.ld {
-				t.Errorf("attempt %d came %v after the one before, want within [RetryPeriod, LeaseDuration]", i, gap)
-			}
-		}
+		c.checkRamp(tries, time.Now().Add(-outage+time.Minute))
 		if p := a.notes.Problems(); len(p) == 0 || p[0] != "LeasePermissionDenied" {
 			t.Errorf("problems reported %v, want LeasePermissionDenied", p)
 		}
@@ -54,6 +45,28 @@ func TestDaemon_ForbiddenNodeKeepsTryingSlowlyAndLeadsOnceAllowed(t *testing.T) 
 		}
 		c.soleHolder(vip)
 	})
+}
+
+// checkRamp checks that attempts under a permanent error ramp up and never stop: each
+// comes RetryPeriod/4 to LeaseDuration after the one before, never sooner than that one
+// did, and once ramped (from steady on) there is about one per LeaseDuration.
+func (c *cluster) checkRamp(tries []event, steady time.Time) {
+	c.t.Helper()
+	var prev time.Duration
+	late := 0
+	for i := 1; i < len(tries); i++ {
+		gap := tries[i].At.Sub(tries[i-1].At)
+		if gap < c.tm.rp/4 || gap > c.tm.ld || gap < prev {
+			c.t.Errorf("attempt %d came %v after the one before (which came %v after its own), want a ramp within [RetryPeriod/4, LeaseDuration]", i, gap, prev)
+		}
+		prev = gap
+		if !tries[i].At.Before(steady) {
+			late++
+		}
+	}
+	if most := int(time.Since(steady)/c.tm.ld) + 1; late > most || late == 0 {
+		c.t.Errorf("%d attempts in the %v after the ramp, want 1 to %d (one per LeaseDuration)", late, time.Since(steady), most)
+	}
 }
 
 func TestDaemon_GracefulStopWithdrawsThenReleasesAndASuccessorAnnounces(t *testing.T) {

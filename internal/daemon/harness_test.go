@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,9 +56,42 @@ func (tm timing) election(node string) election.Config {
 // inBubbles runs f once per timing, each in its own synctest bubble.
 func inBubbles(t *testing.T, f func(t *testing.T, tm timing)) {
 	for _, tm := range timings {
-		t.Run(tm.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { f(t, tm) })
-		})
+		t.Run(tm.name, func(t *testing.T) { bubble(t, func(t *testing.T) { f(t, tm) }) })
+	}
+}
+
+// heartbeat counts the samples of every cluster's checker: virtual time moving on.
+var heartbeat atomic.Int64
+
+// stallLimit is how long virtual time may stand still in real time before the test binary
+// is stopped: a goroutine busy at one instant (a runner spinning on a wake time in the
+// past) keeps a bubble's clock still for ever, and that must fail, not hang.
+const stallLimit = 30 * time.Second
+
+// bubble runs f in a synctest bubble, watched from outside by a real-time watchdog.
+func bubble(t *testing.T, f func(t *testing.T)) {
+	done := make(chan struct{})
+	defer close(done)
+	go watchdog(t.Name(), done)
+	synctest.Test(t, f)
+}
+
+func watchdog(name string, done <-chan struct{}) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, since := heartbeat.Load(), time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		if b := heartbeat.Load(); b != last {
+			last, since = b, time.Now()
+		} else if time.Since(since) > stallLimit {
+			debug.SetTraceback("all") // show the busy goroutine
+			panic(fmt.Sprintf("%s: virtual time stood still for %v of real time: a goroutine is busy at one instant", name, stallLimit))
+		}
 	}
 }
 
@@ -77,12 +111,13 @@ type cluster struct {
 	vips  []netip.Addr
 	rng   *lockedRand // nil: no jitter
 
-	failed    atomic.Bool
-	stopCheck context.CancelFunc
-	checkDone chan struct{}
-	mu        sync.Mutex
-	changes   map[netip.Addr][]holding // who held each VIP, per 50 ms sample, when it changed
-	trace     []string                 // faults the test injected, printed on failure
+	failed     atomic.Bool
+	violations atomic.Int32
+	stopCheck  context.CancelFunc
+	checkDone  chan struct{}
+	mu         sync.Mutex
+	changes    map[netip.Addr][]holding // who held each VIP, per 50 ms sample, when it changed
+	trace      []string                 // faults the test injected, printed on failure
 }
 
 type holding struct {
@@ -272,12 +307,15 @@ func (c *cluster) onAdd(name string, ip netip.Addr) {
 // held each VIP whenever that changed.
 func (c *cluster) sample(ctx context.Context) {
 	defer close(c.checkDone)
+	twice := map[netip.Addr]bool{} // report each overlap once, when it starts
 	for {
+		heartbeat.Add(1)
 		for _, ip := range c.vips {
 			hs := c.holders(ip)
-			if len(hs) > 1 {
+			if len(hs) > 1 && !twice[ip] {
 				c.violate(fmt.Sprintf("%s: held by %v at once", ip, hs))
 			}
+			twice[ip] = len(hs) > 1
 			c.note(ip, strings.Join(hs, ","))
 		}
 		select {
@@ -324,6 +362,9 @@ func (c *cluster) changesSince(ip netip.Addr, since time.Time) []holding {
 }
 
 func (c *cluster) violate(msg string) {
+	if n := c.violations.Add(1); n > 5 {
+		return // the first ones tell the story
+	}
 	if c.failed.CompareAndSwap(false, true) {
 		c.t.Errorf("SAFETY at %s: %s\nfaults:\n%s\nhistory:\n%s\nlog:\n%s", clock(), msg, c.faults(), c.hist.Tail(60), c.logs.String())
 		return

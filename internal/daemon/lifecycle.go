@@ -49,6 +49,7 @@ func (d *Daemon) Synced() bool {
 
 func (d *Daemon) stop(hard context.CancelFunc) error {
 	d.mu.Lock()
+	d.stopping = true // wants that arrive from now on start no elector
 	for _, r := range d.runners {
 		r.postStop()
 	}
@@ -73,7 +74,7 @@ func (d *Daemon) SetWants(wants map[netip.Addr]Want) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.wants = wants
-	if d.ctx != nil {
+	if d.ctx != nil && !d.stopping {
 		d.reconcileLocked()
 	}
 }

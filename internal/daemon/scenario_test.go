@@ -193,8 +193,8 @@ func TestDaemon_AmbiguousWritesThatLandedAreKept(t *testing.T) {
 		c.steady(leader, start)
 		landed := c.hist.Events(and(of(leader.name, daemontest.KindWrite), claimed,
 			func(e event) bool { return e.Mode == daemontest.LandsTimesOut }))
-		if min := int(3*tm.ld/tm.rp) - 2; len(landed) < min {
-			t.Errorf("%d renews landed with a lost reply, want at least %d", len(landed), min)
+		if least := int(3*tm.ld/tm.rp) - 2; len(landed) < least {
+			t.Errorf("%d renews landed with a lost reply, want at least %d", len(landed), least)
 		}
 		if l := c.lease(vip); l.ResourceVersion == rv || holderOf(l) != leader.name {
 			t.Errorf("lease rv %s holder %q; want it renewed by %s since rv %s", l.ResourceVersion, holderOf(l), leader.name, rv)

@@ -52,10 +52,13 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	return o, errors.Join(err, o.cfg.Validate())
 }
 
-// Main runs `vipkeeper lab [flags]`: a control plane, the topology, N daemons and sample
+// Main runs `vipkeeper lab [flags]` (or `vipkeeper lab scenarios|bench [flags]`, BenchMain): a control plane, the topology, N daemons and sample
 // Services, with a live view on stdout until ctx ends (Ctrl-C) or --duration passes. It
 // tears everything down before returning 0; 2 means bad flags, 1 a failed start.
 func Main(ctx context.Context, args []string, stdout io.Writer) int {
+	if len(args) > 0 && (args[0] == "scenarios" || args[0] == "bench") { // chaos scenarios; see bench.go
+		return BenchMain(ctx, args[0], args[1:], stdout)
+	}
 	o, err := parseFlags(args, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)

@@ -59,15 +59,11 @@ func findRepoFile(rel string) (string, error) {
 	return "", fmt.Errorf("%s not found above %v", rel, starts)
 }
 
-// applyManifest creates every object of the multi-document YAML at path except
-// DaemonSets (no kubelet runs here; the lab runs the daemons) and returns the
-// ServiceAccount it defines.
+// applyManifest creates the CRDs in crds/ beside path, then every object of the
+// multi-document YAML at path except DaemonSets (no kubelet runs here; the lab runs the
+// daemons), and returns the ServiceAccount it defines.
 func applyManifest(ctx context.Context, rc *rest.Config, path string) (types.NamespacedName, error) {
 	var sa types.NamespacedName
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return sa, fmt.Errorf("manifest: %w", err)
-	}
 	dc, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
 		return sa, err
@@ -77,28 +73,47 @@ func applyManifest(ctx context.Context, rc *rest.Config, path string) (types.Nam
 	if err != nil {
 		return sa, err
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for range maxManifestObjects {
-		var u unstructured.Unstructured
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return sa, fmt.Errorf("manifest %s: %w", path, err)
-		}
-		if len(u.Object) == 0 || u.GetKind() == "DaemonSet" {
-			continue
-		}
-		if err := createObject(ctx, mapper, dyn, &u); err != nil {
-			return sa, fmt.Errorf("manifest %s: %w", path, err)
-		}
-		if u.GetKind() == "ServiceAccount" {
-			sa = types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}
+	crds, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "crds", "*.yaml"))
+	for _, c := range append(crds, path) {
+		err := applyFile(ctx, mapper, dyn, c, func(u *unstructured.Unstructured) {
+			if u.GetKind() == "ServiceAccount" {
+				sa = types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}
+			}
+		})
+		if err != nil {
+			return sa, err
 		}
 	}
 	if sa.Name == "" {
 		return sa, fmt.Errorf("manifest %s defines no ServiceAccount", path)
 	}
 	return sa, nil
+}
+
+// applyFile creates every object of one multi-document YAML file but DaemonSets, and
+// hands each created object to seen.
+func applyFile(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, path string, seen func(*unstructured.Unstructured)) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for range maxManifestObjects {
+		var u unstructured.Unstructured
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("manifest %s: %w", path, err)
+		}
+		if len(u.Object) == 0 || u.GetKind() == "DaemonSet" {
+			continue
+		}
+		if err := createObject(ctx, mapper, dyn, &u); err != nil {
+			return fmt.Errorf("manifest %s: %w", path, err)
+		}
+		seen(&u)
+	}
+	return fmt.Errorf("manifest %s: more than %d objects", path, maxManifestObjects)
 }
 
 func createObject(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, u *unstructured.Unstructured) error {

@@ -53,7 +53,7 @@ type Scenario struct {
 	Summary string
 	Setup   ServiceSetup
 	// Steps returns the fault steps for a timing preset and node count.
-	Steps func(t Timing, nodes int) []Step
+	Steps  func(t Timing, nodes int) []Step
 	Target func(t Timing) string // the target, for the report
 	// Observe is the minimum watch after the last step (default: the renew deadline); the
 	// run watches on until the VIP is healthy or maxObserve passes. The fault "ends" at the
@@ -70,6 +70,7 @@ func Scenarios() []Scenario {
 		etcdFrozen("etcd-frozen-30s-local", 30*time.Second, LocalOne, "0 split-brain, VIP back within 1 s of thaw"),
 		leaderPowerOff(),
 		leaderSIGKILL(),
+		leaderSIGTERM(),
 		leaderSIGKILLRestart(),
 		leaderAPICut(),
 		endpointMoved(),
@@ -149,7 +150,9 @@ func offFor(t Timing) time.Duration { return t.LeaseDuration + 2*t.RetryPeriod +
 
 func leaderPowerOff() Scenario {
 	return Scenario{Name: "leader-power-off", Setup: ClusterAll,
-		Target:  func(t Timing) string { return fmt.Sprintf("outage <= %v, 0 split-brain after revival", t.LeaseDuration+time.Second) },
+		Target: func(t Timing) string {
+			return fmt.Sprintf("outage <= %v, 0 split-brain after revival", t.LeaseDuration+time.Second)
+		},
 		Summary: "leader's daemon frozen (SIGSTOP) and its data link down for LD + 2 RP + 5 s, then both restored",
 		Steps: func(t Timing, _ int) []Step {
 			return []Step{{Action: powerOffLeader, Then: offFor(t), Window: Opens}, {Action: reviveLeader, Window: Closes}}
@@ -160,7 +163,19 @@ func leaderSIGKILL() Scenario {
 	return Scenario{Name: "leader-sigkill", Setup: ClusterAll,
 		Target:  func(t Timing) string { return fmt.Sprintf("outage <= %v (LD + 1 s)", t.LeaseDuration+time.Second) },
 		Summary: "leader's daemon SIGKILLed, not restarted",
+		Observe: untilTakeover,
 		Steps:   func(Timing, int) []Step { return []Step{{Action: killLeader, Window: Opens}} }}
+}
+
+// untilTakeover outlasts a dead leader's address (its kernel lifetime, at most RD) and a
+// successor's wait (LD + an attempt + spread): the dying holder must not end the watch.
+func untilTakeover(t Timing) time.Duration { return t.LeaseDuration + 2*t.RetryPeriod + 2*time.Second }
+
+func leaderSIGTERM() Scenario {
+	return Scenario{Name: "leader-sigterm", Setup: ClusterAll, Target: fixed("outage <= 500 ms, 0 split-brain"),
+		Summary: "leader's daemon SIGTERMed (withdraw, release), not restarted",
+		Observe: untilTakeover,
+		Steps:   func(Timing, int) []Step { return []Step{{Action: terminateLeader, Window: Opens}} }}
 }
 
 func leaderSIGKILLRestart() Scenario {

@@ -48,6 +48,12 @@ var (
 		_, err := r.Leader.Kill()
 		return err
 	}}
+	terminateLeader = Action{Label: "leader SIGTERM", Do: func(r *ScenarioRun) error {
+		ctx, cancel := context.WithTimeout(r.ctx, actionTimeout)
+		defer cancel()
+		_, err := r.Leader.Terminate(ctx)
+		return err
+	}}
 	startLeader = Action{Label: "leader daemon started", Do: func(r *ScenarioRun) error { return r.Leader.Start() }}
 
 	cutLeaderAPI = Action{Label: "leader cut off from the API", Do: func(r *ScenarioRun) error {

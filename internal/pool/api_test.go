@@ -10,8 +10,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
@@ -59,7 +61,7 @@ func (hs *holdings) observe(typ watch.EventType, s *corev1.Service) {
 		for _, ip := range ips {
 			prev := holders[ip]
 			k := o.Annotations[AnnotationSharingKey]
-			if prev != nil && (k == "" || prev.Annotations[AnnotationSharingKey] != k) {
+			if prev != nil && (k == "" || prev.Annotations[AnnotationSharingKey] != k) && len(hs.bad) < 10 {
 				hs.bad = append(hs.bad, fmt.Sprintf("%s held by %s and %s", ip, prev.Name, o.Name))
 			}
 			holders[ip] = o
@@ -82,8 +84,7 @@ func (h *harness) createMany(n int) {
 	for w := range 4 {
 		wg.Go(func() {
 			for i := w; i < n; i += 4 {
-				s := svc(h.ns, fmt.Sprintf("s%02d", i), 0, class(h.class))
-				s.CreationTimestamp = metav1.Time{}
+				s := h.newService(fmt.Sprintf("s%02d", i))
 				if i < 10 {
 					key(fmt.Sprintf("pair-%d", i/2))(s)
 					ports(80 + int32(i%2)*363)(s)
@@ -179,8 +180,7 @@ func TestAllocator_AnotherAllocatorTakesOverWhenTheLeaderStops(t *testing.T) {
 func (h *harness) createMany2(from, n int) {
 	h.t.Helper()
 	for i := from; i < from+n; i++ {
-		s := svc(h.ns, fmt.Sprintf("s%02d", i), 0, class(h.class))
-		s.CreationTimestamp = metav1.Time{}
+		s := h.newService(fmt.Sprintf("s%02d", i))
 		if _, err := h.cs.CoreV1().Services(h.ns).Create(h.t.Context(), s, metav1.CreateOptions{}); err != nil {
 			h.t.Fatalf("create Service: %v", err)
 		}
@@ -368,4 +368,24 @@ func (h *harness) update(name string, f func(*corev1.Service)) {
 		_, err = h.cs.CoreV1().Services(h.ns).Update(ctx, s, metav1.UpdateOptions{})
 		return err
 	})
+}
+
+func TestAnnotationPatch_WithAStaleResourceVersionIsRefusedByTheAPIServer(t *testing.T) {
+	h := newHarness(t)
+	base := h.service("web")
+	h.update("web", func(s *corev1.Service) { s.Labels = map[string]string{"changed": "yes"} })
+	patch := annotationPatch(base.ResourceVersion, Assignment{IPs: "198.51.100.1"})
+	_, err := h.cs.CoreV1().Services(h.ns).Patch(t.Context(), "web", types.MergePatchType, patch, metav1.PatchOptions{})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("patch conditioned on a stale resourceVersion: err %v, want 409 Conflict", err)
+	}
+	cur, err := h.cs.CoreV1().Services(h.ns).Get(t.Context(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch = annotationPatch(cur.ResourceVersion, Assignment{IPs: "198.51.100.1"})
+	if _, err := h.cs.CoreV1().Services(h.ns).Patch(t.Context(), "web", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatalf("patch conditioned on the current resourceVersion: %v", err)
+	}
+	h.eventually("the current patch landed", h.annotation("web", "198.51.100.1"))
 }

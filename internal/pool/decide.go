@@ -81,17 +81,24 @@ func hasOurs(svc *corev1.Service) bool {
 
 // markUsed marks every IP a Service requests or carries in our annotation before
 // anything is decided, so that no fresh allocation hands out an IP that a younger Service
-// holds or one still being released: an IP is free only once no Service names it.
+// holds or one still being released: an IP is free only once no Service names it. It
+// also records who holds each IP as the controller sees it (requested, else allocated).
 func (s *state) markUsed(served, stale []*corev1.Service) {
 	for i, svc := range slices.Concat(served, stale) {
-		req, _ := requested(svc)
+		req, asks := requested(svc)
 		have, _ := parseIPs(svc.Annotations[AnnotationAllocatedIPs])
 		for _, ip := range slices.Concat(req, have) {
 			s.used[ip] = true
-			if i < len(served) {
-				s.holders[ip] = append(s.holders[ip], svc)
-				s.addToGroup(svc, ip)
-			}
+		}
+		if i >= len(served) {
+			continue
+		}
+		if asks {
+			have = req
+		}
+		for _, ip := range have {
+			s.holders[ip] = append(s.holders[ip], svc)
+			s.addToGroup(svc, ip)
 		}
 	}
 }

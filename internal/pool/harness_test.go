@@ -62,6 +62,7 @@ func newHarness(t *testing.T) *harness {
 		ns: env.Namespace(t), rec: &recorder{}, logw: logw,
 		stops: map[*Allocator]context.CancelFunc{}}
 	h.class = "vipkeeper.io/" + h.ns
+	t.Cleanup(h.deleteServices) // after the allocators stop: cluster IPs are scarce (a /24)
 	crdOnce.Do(func() { installCRD(t, h.dyn) })
 	h.eventually("the VIPPool API is served", func(ctx context.Context) error {
 		_, err := h.dyn.Resource(v1alpha1.Resource).List(ctx, metav1.ListOptions{Limit: 1})
@@ -146,6 +147,20 @@ func (h *harness) run(a *Allocator) context.CancelFunc {
 	return cancel
 }
 
+func (h *harness) deleteServices() {
+	ctx := context.Background()
+	list, err := h.cs.CoreV1().Services(h.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		h.t.Logf("clean up Services: %v", err)
+		return
+	}
+	for _, s := range list.Items {
+		if err := h.cs.CoreV1().Services(h.ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			h.t.Logf("clean up Service %s: %v", s.Name, err)
+		}
+	}
+}
+
 // stopped stops a as SIGTERM would: it releases the Lease on its way out.
 func (h *harness) stopped(a *Allocator) { h.stops[a]() }
 
@@ -204,13 +219,22 @@ func (h *harness) getPool(ctx context.Context, name string) (*v1alpha1.VIPPool, 
 // service creates a LoadBalancer Service of the harness class in its namespace.
 func (h *harness) service(name string, opts ...svcOpt) *corev1.Service {
 	h.t.Helper()
-	s := svc(h.ns, name, 0, append([]svcOpt{class(h.class)}, opts...)...)
-	s.CreationTimestamp = metav1.Time{}
+	s := h.newService(name, opts...)
 	got, err := h.cs.CoreV1().Services(h.ns).Create(h.t.Context(), s, metav1.CreateOptions{})
 	if err != nil {
 		h.t.Fatalf("create Service %s: %v", name, err)
 	}
 	return got
+}
+
+// newService builds a Service of the harness class for the API: no creation time, no
+// node ports (the test control plane has no nodes).
+func (h *harness) newService(name string, opts ...svcOpt) *corev1.Service {
+	s := svc(h.ns, name, 0, append([]svcOpt{class(h.class)}, opts...)...)
+	s.CreationTimestamp = metav1.Time{}
+	noNodePorts := false
+	s.Spec.AllocateLoadBalancerNodePorts = &noNodePorts
+	return s
 }
 
 // allocatedIPs lists every Service of the namespace by its allocated annotation.

@@ -39,13 +39,7 @@ func (t *term) writeServices(ctx context.Context, as []Assignment, byName map[ty
 }
 
 func (t *term) writeService(ctx context.Context, a Assignment, base *corev1.Service) bool {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"resourceVersion": base.ResourceVersion,
-		"annotations":     map[string]any{AnnotationAllocatedIPs: orNull(a.IPs), AnnotationAllocatedPools: orNull(a.Pools)},
-	}})
-	if err != nil {
-		return false // maps of strings always marshal
-	}
+	patch := annotationPatch(base.ResourceVersion, a)
 	ctx, cancel := context.WithTimeout(ctx, t.a.cfg.WriteTimeout)
 	defer cancel()
 	got, err := t.a.cfg.Client.CoreV1().Services(base.Namespace).Patch(ctx, base.Name, types.MergePatchType, patch,
@@ -67,6 +61,15 @@ func (t *term) writeService(ctx context.Context, a Assignment, base *corev1.Serv
 		t.a.cfg.Recorder.Event(serviceRef(got), corev1.EventTypeNormal, a.Reason, a.Message)
 	}
 	return true
+}
+
+// annotationPatch is a JSON merge patch setting a's annotations, conditioned on rv.
+func annotationPatch(rv string, a Assignment) []byte {
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{ // maps of strings always marshal
+		"resourceVersion": rv,
+		"annotations":     map[string]any{AnnotationAllocatedIPs: orNull(a.IPs), AnnotationAllocatedPools: orNull(a.Pools)},
+	}})
+	return patch
 }
 
 // orNull makes an empty value delete the key in a merge patch.

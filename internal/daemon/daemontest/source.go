@@ -100,3 +100,7 @@ func (s *Source) Cut() bool {
 	defer s.mu.Unlock()
 	return s.cut
 }
+
+// Inject delivers an event as if the informer had (unless the source is cut off), for
+// instance an old version of a Lease, which a real informer may deliver late.
+func (s *Source) Inject(name string, l *coordv1.Lease, rv string) { s.deliver(name, l, rv) }

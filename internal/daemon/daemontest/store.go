@@ -26,9 +26,10 @@ const (
 	Forbidden                 // calls fail at once with 403; nothing reaches the API
 	LandsTimesOut             // writes reach the API, then report a timeout (the reply is lost); reads pass
 	Dead                      // the process is gone: calls fail at once, nothing reaches the API
+	LandsLate                 // writes hang until their context ends and land LateBy after that; reads pass
 )
 
-var modeNames = [...]string{"ok", "transient", "hang", "forbidden", "lands-times-out", "dead"}
+var modeNames = [...]string{"ok", "transient", "hang", "forbidden", "lands-times-out", "dead", "lands-late"}
 
 func (m Mode) String() string {
 	if m < 0 || int(m) >= len(modeNames) {
@@ -56,6 +57,7 @@ type Store struct {
 	mode   Mode
 	byName map[string]Mode
 	calls  int
+	lateBy time.Duration
 }
 
 // NewStore wraps inner for node and records every call in h.
@@ -84,6 +86,13 @@ func (s *Store) ClearModeFor(name string) {
 	delete(s.byName, name)
 }
 
+// SetLateBy sets how long after the caller gave up a LandsLate write lands (default 0).
+func (s *Store) SetLateBy(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lateBy = d
+}
+
 // Calls counts the calls made so far, whatever their outcome.
 func (s *Store) Calls() int {
 	s.mu.Lock()
@@ -106,7 +115,7 @@ func (s *Store) Get(ctx context.Context, name string) (*coordv1.Lease, error) {
 	ev := Event{At: time.Now(), Node: s.node, Kind: KindRead, Lease: name}
 	mode, n := s.begin(name)
 	ev.Mode = mode
-	if mode == LandsTimesOut {
+	if mode == LandsTimesOut || mode == LandsLate {
 		mode = OK // only writes lose their reply
 	}
 	var l *coordv1.Lease
@@ -132,6 +141,9 @@ func (s *Store) Write(ctx context.Context, name string, op election.Op, token st
 		s.record(ev, out)
 		return nil, fmt.Errorf("%s lease %s (reply lost): %w", op, name, timeoutErr(n))
 	}
+	if mode == LandsLate {
+		return nil, s.late(ctx, ev, token, base)
+	}
 	ev.Err = s.fault(ctx, mode, n, name, op.String())
 	if ev.Err == nil {
 		out, ev.Err = s.inner.Write(ctx, name, op, token, base)
@@ -139,6 +151,23 @@ func (s *Store) Write(ctx context.Context, name string, op election.Op, token st
 	}
 	s.record(ev, out)
 	return out, ev.Err
+}
+
+// late holds a write until the caller gives up, then lands it LateBy later, as an API
+// server does with a request it had queued (kube-apiserver behind a frozen etcd).
+func (s *Store) late(ctx context.Context, ev Event, token string, base *coordv1.Lease) error {
+	s.mu.Lock()
+	d := s.lateBy
+	s.mu.Unlock()
+	<-ctx.Done()
+	err := fmt.Errorf("%s lease %s (api slow): %w", ev.Op, ev.Lease, ctx.Err())
+	go func() {
+		time.Sleep(d)
+		out, lerr := s.inner.Write(context.Background(), ev.Lease, ev.Op, token, base)
+		ev.Err, ev.Landed = lerr, true
+		s.record(ev, out)
+	}()
+	return err
 }
 
 // fault returns the error the mode injects before the call reaches the API (nil: none).

@@ -1,0 +1,66 @@
+package daemon_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
+)
+
+func TestDaemon_StaleInformerEventsDoNotRestartTheCandidateWait(t *testing.T) {
+	inBubbles(t, func(t *testing.T, tm timing) {
+		c, leader := settle(t, tm)
+		defer c.shutdown()
+		old := c.lease(vip) // an early version; informers may deliver such late
+		c.afterRenew(leader)
+		cut := time.Now()
+		leader.store.SetMode(daemontest.Hang)
+		leader.src.Partition(true)
+		for range int((tm.ld + 2*tm.rp) / (tm.rp / 2)) {
+			time.Sleep(tm.rp / 2)
+			for _, n := range c.nodes {
+				n.src.Inject(old.Name, old.DeepCopy(), old.ResourceVersion)
+			}
+		}
+		a, ok := c.hist.First(and(of("", daemontest.KindAdd), notNode(leader.name), after(cut)))
+		if !ok {
+			t.Fatalf("no successor within LeaseDuration+2 RetryPeriod while stale events arrived\n%s", c.hist.Tail(20))
+		}
+		t.Logf("successor %s announced %v after the cut", a.Node, a.At.Sub(cut))
+	})
+}
+
+func TestDaemon_WantsArrivingDuringStopStartNoElector(t *testing.T) {
+	inBubbles(t, func(t *testing.T, tm timing) {
+		vip2 := netip.MustParseAddr("198.51.100.8")
+		c := newCluster(t, tm, []netip.Addr{vip, vip2}, "a")
+		defer c.shutdown()
+		c.startAll(wantsFor([]netip.Addr{vip}, "a"))
+		time.Sleep(tm.rp)
+		a := c.soleHolder(vip)
+		a.store.SetModeFor(lease.Name(vip), daemontest.Hang) // the release takes a while
+		d := a.d
+		a.cancel() // SIGTERM: withdraw, then release, which hangs for a while
+		time.Sleep(tm.rp / 4)
+		select {
+		case err := <-a.done:
+			t.Fatalf("stopped before the test could act: %v", err)
+		default:
+		}
+		d.SetWants(wantsFor([]netip.Addr{vip, vip2}, "a")("a")) // the controller is late
+		err := <-a.done
+		t.Logf("Run returned %v at %v", err, clock())
+		a.d = nil
+		if err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if evs := c.hist.Events(func(e event) bool { return e.VIP == vip2 || e.Lease == lease.Name(vip2) }); len(evs) > 0 {
+			t.Errorf("a stopping daemon took up a new VIP: %v", evs)
+		}
+		if l := c.lease(vip2); l != nil {
+			t.Errorf("a stopping daemon created Lease %s held by %q", l.Name, holderOf(l))
+		}
+	})
+}

@@ -1,0 +1,98 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+	"github.com/vipkeeper/vipkeeper/internal/lease/leasetest"
+)
+
+// fakeCluster is a fake clientset (with resourceVersion CAS) and a fake dynamic client
+// holding the given pools. The fake accepts dual-stack Services, which the IPv4-only
+// test control plane refuses.
+func fakeCluster(t *testing.T, pools ...*v1alpha1.VIPPool) (*fake.Clientset, *dynamicfake.FakeDynamicClient) {
+	t.Helper()
+	cs := fake.NewClientset()
+	leasetest.WithOptimisticConcurrency(cs)
+	scheme := runtime.NewScheme() // empty: the fake then keeps VIPPools unstructured
+	var objs []runtime.Object
+	for _, p := range pools {
+		p.TypeMeta = metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.Kind}
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme,
+		map[schema.GroupVersionResource]string{v1alpha1.Resource: "VIPPoolList"}, objs...)
+	return cs, dyn
+}
+
+func TestRunner_DualStackOnAFakeCluster(t *testing.T) {
+	cs, dyn := fakeCluster(t, vpool("p", 0, addrs("198.51.100.0/30", "2001:db8::/126")))
+	for _, s := range []*corev1.Service{
+		svc("ns", "req", 1, families(corev1.IPFamilyPolicyRequireDualStack, corev1.IPv6Protocol, corev1.IPv4Protocol)),
+		svc("ns", "prefer", 2, families(corev1.IPFamilyPolicyPreferDualStack, corev1.IPv4Protocol, corev1.IPv6Protocol)),
+		svc("ns", "v6", 3, families(corev1.IPFamilyPolicySingleStack, corev1.IPv6Protocol)),
+		svc("ns", "req-late", 4, families(corev1.IPFamilyPolicyRequireDualStack, corev1.IPv4Protocol, corev1.IPv6Protocol)),
+	} {
+		if _, err := cs.CoreV1().Services("ns").Create(t.Context(), s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recorder{}
+	a, err := New(Config{Client: cs, Dynamic: dyn, Namespace: "vipkeeper-system", Identity: "node-a", Recorder: rec,
+		Logger:        slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	want := map[string]string{"req": "2001:db8::1,198.51.100.1", "prefer": "198.51.100.2,2001:db8::2", "v6": "2001:db8::3", "req-late": ""}
+	eventually(t, "dual-stack allocations", func(ctx context.Context) error {
+		for name, ips := range want {
+			s, err := cs.CoreV1().Services("ns").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if got := s.Annotations[AnnotationAllocatedIPs]; got != ips {
+				return fmt.Errorf("Service %s has %q, want %q", name, got, ips)
+			}
+		}
+		return rec.has("Service ns/req-late", ReasonAllocationFailed, "RequireDualStack")
+	})
+	eventually(t, "pool status", func(ctx context.Context) error {
+		u, err := dyn.Resource(v1alpha1.Resource).Get(ctx, "p", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var vp v1alpha1.VIPPool
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &vp); err != nil {
+			return err
+		}
+		if got := summary(vp.Status); got != "5/0 Exhausted,Ready" {
+			return fmt.Errorf("status %s", got)
+		}
+		return nil
+	})
+	if !a.HasSynced() {
+		t.Error("HasSynced is false after allocating")
+	}
+}
