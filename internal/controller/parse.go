@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vipkeeper/vipkeeper/internal/svcapi"
 )
 
 // maxQuoted bounds how much of a bad token or how many bad tokens a message repeats, so a
@@ -15,44 +17,6 @@ const (
 	maxQuoted    = 64
 	maxBadTokens = 5
 )
-
-// ParseIPs parses a comma-separated list of IP addresses (spaces around tokens allowed,
-// empty tokens skipped). It returns the usable addresses in order without duplicates and
-// the tokens it refused. Usable means a unicast IPv4 or IPv6 address without a zone that
-// is not unspecified, loopback, multicast or link-local. IPv4-mapped IPv6 addresses are
-// unmapped, so "::ffff:198.51.100.7" and "198.51.100.7" are one VIP.
-func ParseIPs(s string) (ips []netip.Addr, bad []string) {
-	seen := map[netip.Addr]bool{}
-	for tok := range strings.SplitSeq(s, ",") {
-		tok = strings.TrimSpace(tok)
-		if tok == "" {
-			continue
-		}
-		ip, ok := parseVIP(tok)
-		if !ok {
-			bad = append(bad, tok)
-			continue
-		}
-		if !seen[ip] {
-			seen[ip] = true
-			ips = append(ips, ip)
-		}
-	}
-	return ips, bad
-}
-
-func parseVIP(tok string) (netip.Addr, bool) {
-	ip, err := netip.ParseAddr(tok)
-	if err != nil || ip.Zone() != "" {
-		return netip.Addr{}, false
-	}
-	ip = ip.Unmap()
-	if ip.IsUnspecified() || ip.IsLoopback() || ip.IsMulticast() ||
-		ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
-		return netip.Addr{}, false
-	}
-	return ip, true
-}
 
 // requestedIPs returns the VIPs a served Service asks for, in order of precedence: the
 // annotation, else spec.loadBalancerIP, else the allocator's annotation. The first source
@@ -63,7 +27,7 @@ func requestedIPs(svc *corev1.Service) ([]netip.Addr, []Problem) {
 	if src == "" {
 		return nil, nil
 	}
-	ips, bad := ParseIPs(val)
+	ips, bad := svcapi.ParseIPs(val)
 	if len(bad) == 0 {
 		return ips, nil
 	}

@@ -4,18 +4,20 @@ import (
 	"net/netip"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vipkeeper/vipkeeper/internal/svcapi"
 )
 
 // Annotations and names read or written by the controller.
 const (
 	// AnnotationIPs asks for specific VIPs: comma-separated IPv4 and/or IPv6 addresses.
-	AnnotationIPs = "vipkeeper.io/loadbalancer-ips"
+	AnnotationIPs = svcapi.AnnotationIPs
 	// AnnotationAllocatedIPs holds the VIPs the pool allocator chose (same format).
-	AnnotationAllocatedIPs = "vipkeeper.io/allocated-ips"
+	AnnotationAllocatedIPs = svcapi.AnnotationAllocatedIPs
 	// AnnotationSharingKey lets Services share one VIP when they all carry the same value.
-	AnnotationSharingKey = "vipkeeper.io/sharing-key"
+	AnnotationSharingKey = svcapi.AnnotationSharingKey
 	// DefaultClass is the spec.loadBalancerClass served when Config.Class is empty.
-	DefaultClass = "vipkeeper.io/lb"
+	DefaultClass = svcapi.DefaultClass
 	// LeaderLeaseName is the Lease that elects the one daemon writing status and Events.
 	LeaderLeaseName = "vipkeeper-controller"
 	// Component is the Event source component.

@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -22,7 +21,9 @@ func TestDaemon_ForbiddenNodeKeepsTryingSlowlyAndLeadsOnceAllowed(t *testing.T) 
 		const outage = 5 * time.Minute
 		time.Sleep(outage)
 
-		tries := c.hist.Events(func(e event) bool { return e.Node == "a" && (e.Kind == daemontest.KindWrite || e.Kind == daemontest.KindRead) })
+		tries := c.hist.Events(func(e event) bool {
+			return e.Node == "a" && (e.Kind == daemontest.KindWrite || e.Kind == daemontest.KindRead)
+		})
 		t.Logf("%d attempts in %v under 403", len(tries), outage)
 		c.checkRamp(tries, time.Now().Add(-outage+time.Minute))
 		if p := a.notes.Problems(); len(p) == 0 || p[0] != "LeasePermissionDenied" {
@@ -216,6 +217,5 @@ func TestDaemon_RestartedLeaderRenewsItsOwnLeaseAtOnce(t *testing.T) {
 		if got := c.soleHolder(vip); got != leader {
 			t.Errorf("holder %s, want %s", got.name, leader.name)
 		}
-		_ = fmt.Sprint()
 	})
 }

@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"github.com/vipkeeper/vipkeeper/internal/svcapi"
+
 	"cmp"
 	"fmt"
 	"net/netip"
@@ -97,29 +99,8 @@ func requested(svc *corev1.Service) ([]netip.Addr, bool) {
 	return nil, false
 }
 
-// parseIPs parses a comma-separated list of IPs exactly as controller.ParseIPs does:
-// usable unicast addresses without zone, IPv4-mapped unmapped, in order, no duplicates.
-func parseIPs(s string) (ips []netip.Addr, bad []string) {
-	seen := map[netip.Addr]bool{}
-	for tok := range strings.SplitSeq(s, ",") {
-		tok = strings.TrimSpace(tok)
-		if tok == "" {
-			continue
-		}
-		ip, err := netip.ParseAddr(tok)
-		ip = ip.Unmap()
-		if err != nil || ip.Zone() != "" || ip.IsUnspecified() || ip.IsLoopback() || ip.IsMulticast() ||
-			ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
-			bad = append(bad, tok)
-			continue
-		}
-		if !seen[ip] {
-			seen[ip] = true
-			ips = append(ips, ip)
-		}
-	}
-	return ips, bad
-}
+// parseIPs is svcapi.ParseIPs: the allocator and the controller read one list alike.
+func parseIPs(s string) ([]netip.Addr, []string) { return svcapi.ParseIPs(s) }
 
 // parseFrom parses vipkeeper.io/allocated-pools; malformed pairs are ignored.
 func parseFrom(s string) map[netip.Addr]string {

@@ -5,17 +5,18 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+	"github.com/vipkeeper/vipkeeper/internal/svcapi"
 )
 
-// Annotations read or written by the allocator. The first three and DefaultClass must
-// equal their namesakes in internal/controller, which reads what the allocator writes.
+// Annotations read or written by the allocator; the shared ones come from svcapi, which
+// internal/controller reads too.
 const (
 	// AnnotationIPs asks for specific VIPs; a Service carrying it gets no allocation.
-	AnnotationIPs = "vipkeeper.io/loadbalancer-ips"
+	AnnotationIPs = svcapi.AnnotationIPs
 	// AnnotationAllocatedIPs holds the VIPs the allocator chose, comma-separated.
-	AnnotationAllocatedIPs = "vipkeeper.io/allocated-ips"
+	AnnotationAllocatedIPs = svcapi.AnnotationAllocatedIPs
 	// AnnotationSharingKey lets Services of one namespace share one allocated VIP.
-	AnnotationSharingKey = "vipkeeper.io/sharing-key"
+	AnnotationSharingKey = svcapi.AnnotationSharingKey
 	// AnnotationAllocatedPools records the pool each allocated VIP came from
 	// ("198.51.100.3=pool-a,2001:db8::3=pool-b"), so a pool that shrinks knows which
 	// Services still hold its former addresses.
@@ -24,7 +25,7 @@ const (
 	// addresses of a pool with autoAssign false.
 	AnnotationPool = "vipkeeper.io/pool"
 
-	DefaultClass     = "vipkeeper.io/lb"
+	DefaultClass     = svcapi.DefaultClass
 	DefaultNamespace = "vipkeeper-system"
 	// LeaseName is the Lease electing the one daemon that allocates.
 	LeaseName = "vipkeeper-allocator"
