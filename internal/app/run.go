@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"sync/atomic"
 
@@ -99,6 +100,7 @@ func newDaemon(cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.
 	}
 	ec := election.DefaultConfig(cfg.NodeName)
 	ec.LeaseDuration, ec.RenewDeadline, ec.RetryPeriod = cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod
+	ec.Rand = rand.Float64 // full-jitter backoff; safe for concurrent electors
 	return daemon.New(daemon.Config{Election: ec, Namespace: cfg.Namespace, Leases: store,
 		Source: lease.NewSource(client, cfg.Namespace), Plane: plane, Logger: log, Metrics: m,
 		StopTimeout: cfg.StopTimeout})

@@ -37,7 +37,8 @@
 // Transient (timeouts, 5xx, 429) may have landed: re-read after a full-jitter backoff from
 // RetryPeriod/4 up to RetryPeriod, and retry; a leader's attempts are cut to end by its
 // deadline. Permanent (400/401/403/422) is a configuration error: retry with backoff from
-// RetryPeriod up to LeaseDuration, for ever. NotFound: the Lease was deleted; a leader
+// RetryPeriod/4 (a restarting kube-apiserver answers 403 for a moment) up to LeaseDuration,
+// for ever. NotFound: the Lease was deleted; a leader
 // withdraws at once, and it is re-created only after LeaseDuration.
 //
 // A leader that cannot renew withdraws at its deadline and stays a candidate for ever. It

@@ -95,9 +95,16 @@ func (e *Elector) chooseIdle() (step, bool) {
 // acquireAt is when a candidate may take the Lease it sees (not naming it). A record held
 // by another node must stay the same version for LeaseDuration on our clock, and so must
 // the absence of a Lease that was seen to exist: by then the holder has passed its
-// deadline. A released or never-seen Lease is free at once. Rank spreads the candidates.
+// deadline. A released or never-seen Lease is free at once. Rank spreads the candidates
+// of a new VIP; for a released one the releaser was most likely rank 0 (spread put the VIP
+// there), so rank 1 goes at once and the rest keep their spread: a graceful handover takes
+// no spread delay, and at most two nodes race for it (CAS decides).
 func (e *Elector) acquireAt() time.Time {
-	wait := time.Duration(e.rank) * e.cfg.SpreadDelay
+	rank := e.rank
+	if e.view.Exists && e.view.Holder == "" {
+		rank = max(rank-1, 0)
+	}
+	wait := time.Duration(rank) * e.cfg.SpreadDelay
 	if (e.view.Exists && e.view.Holder != "") || (!e.view.Exists && e.heldSeen) {
 		wait += e.cfg.LeaseDuration
 	}

@@ -41,6 +41,8 @@ type ScaleResult struct {
 	SplitVIPs       int     `json:"split_vips"`      // VIPs two nodes answered at some round of this step
 
 	SteadySeconds   float64            `json:"steady_seconds"`
+	SteadyDarkVIPs  int                `json:"steady_dark_vips"` // VIPs that went dark in the steady window
+	SteadyDarkS     float64            `json:"steady_dark_s"`    // their total dark time (VIP-seconds)
 	LeaseRequests   map[string]float64 `json:"lease_requests_per_s"`
 	LeaseWritesPerS float64            `json:"lease_writes_per_s"`
 	LeaseGetsPerS   float64            `json:"lease_gets_per_s"`
@@ -218,11 +220,23 @@ func (s *ScaleRun) steady(ctx context.Context, res *ScaleResult) error {
 		return err
 	}
 	res.SteadySeconds = time.Since(start).Seconds()
+	res.SteadyDarkVIPs, res.SteadyDarkS = s.dark(start, time.Now())
 	res.LeaseRequests = Rates(before, after, time.Since(start), 0)
 	res.LeaseWritesPerS, res.LeaseGetsPerS = WritesAndGets(res.LeaseRequests)
 	fillProc(res, p0, p1)
 	res.Process = procComm(s.Lab.Nodes()[0].Pid())
 	return nil
+}
+
+// dark counts the VIPs nobody answered at some round in [from, to] and their dark time.
+func (s *ScaleRun) dark(from, to time.Time) (int, float64) {
+	n, total := 0, time.Duration(0)
+	for i := range s.have {
+		if d := Analyze(s.Lab.Timeline().Segments(ScaleVIP(i)), from, to).Dark; d > 0 {
+			n, total = n+1, total+d
+		}
+	}
+	return n, total.Seconds()
 }
 
 func (s *ScaleRun) sampleAll() ([]ProcSample, error) {

@@ -47,12 +47,13 @@ func resultTable(b *strings.Builder, rows []Result, timing string) {
 }
 
 func scaleTable(b *strings.Builder, rows []ScaleResult) {
-	b.WriteString("| nodes | VIPs | created in s | all answered after last create ms | answered | lease writes/s | lease GETs/s | RSS MiB (node-1 / max) | CPU % of a core (node-1 / max) | split-brain VIPs | error |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| nodes | VIPs | created in s | all answered after last create ms | answered | lease writes/s | lease GETs/s | RSS MiB (node-1 / max) | CPU % of a core (node-1 / max) | split-brain VIPs | steady: dark VIPs (VIP-s) | error |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, s := range rows {
-		fmt.Fprintf(b, "| %d | %d | %.1f | %s | %d/%d | %.1f | %.2f | %.1f / %.1f | %.1f / %.1f | %d | %s |\n",
+		fmt.Fprintf(b, "| %d | %d | %.1f | %s | %d/%d | %.1f | %.2f | %.1f / %.1f | %.1f / %.1f | %d | %d (%.1f) | %s |\n",
 			s.Nodes, s.VIPs, s.CreateSeconds, optMs(s.AllAnsweredMs), s.Answered, s.VIPs, s.LeaseWritesPerS,
-			s.LeaseGetsPerS, s.RSSMiB, s.MaxRSSMiB, s.CPUPercent, s.MaxCPUPercent, s.SplitVIPs, mdCell(s.Error))
+			s.LeaseGetsPerS, s.RSSMiB, s.MaxRSSMiB, s.CPUPercent, s.MaxCPUPercent, s.SplitVIPs,
+			s.SteadyDarkVIPs, s.SteadyDarkS, mdCell(s.Error))
 	}
 }
 

@@ -125,8 +125,10 @@ func (s *Store) fresh(name, token string) *coordv1.Lease {
 // whose write timed out can tell on re-reading whether that very write landed.
 const TokenAnnotation = "vipkeeper.io/write-token"
 
-// next is base changed the way client-go's leaderelection changes a Lease: acquireTime and
-// leaseTransitions move only when the holder changes; release clears the holder.
+// next is base changed the way client-go's leaderelection changes a Lease: taking it from
+// anyone else (another node or a released record) sets acquireTime and adds one to
+// leaseTransitions; a renew keeps both; a release clears the holder and, like
+// ReleaseOnCancel, sets leaseDurationSeconds to 1 and both times to now.
 func (s *Store) next(op election.Op, token string, base *coordv1.Lease) *coordv1.Lease {
 	l := base.DeepCopy()
 	if l.Annotations == nil {
@@ -138,14 +140,12 @@ func (s *Store) next(op election.Op, token string, base *coordv1.Lease) *coordv1
 	sp.RenewTime = &now
 	sp.LeaseDurationSeconds = ptr(int32(s.cfg.Duration / time.Second))
 	if op == election.OpRelease {
-		sp.HolderIdentity = ptr("")
+		sp.HolderIdentity, sp.AcquireTime, sp.LeaseDurationSeconds = ptr(""), &now, ptr(int32(1))
 		return l
 	}
 	if holder(base) != s.cfg.Identity {
 		sp.AcquireTime = &now
-		if holder(base) != "" {
-			sp.LeaseTransitions = ptr(transitions(base) + 1)
-		}
+		sp.LeaseTransitions = ptr(transitions(base) + 1)
 	}
 	sp.HolderIdentity = ptr(s.cfg.Identity)
 	return l

@@ -92,9 +92,18 @@ func TestStore_WritesLeasesTheWayClientGoDoes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := specOf(released); got.Holder != "" || got.Transitions != 1 {
-		t.Errorf("release: holder %q transitions %d, want empty holder and 1", got.Holder, got.Transitions)
+	if diff := cmp.Diff(spec{"", 1, now, now, 1}, specOf(released)); diff != "" {
+		t.Errorf("release, as ReleaseOnCancel writes it (-want +got):\n%s", diff)
 	}
+	now = t0.Add(30 * time.Second)
+	retaken, err := a.Write(ctx, name, election.OpAcquire, "tok", released)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(spec{"node-a", 15, now, now, 2}, specOf(retaken)); diff != "" {
+		t.Errorf("acquire of a released Lease counts a transition (-want +got):\n%s", diff)
+	}
+	released = retaken
 
 	if _, err := a.Write(ctx, name, election.OpDelete, "tok", taken); Classify(err) != election.ClassConflict {
 		t.Fatalf("delete on a stale resourceVersion: err = %v, want a conflict", err)
