@@ -182,7 +182,7 @@ type wants struct{ d *daemon.Daemon }
 func (w wants) Want(in map[netip.Addr]controller.Want) {
 	out := make(map[netip.Addr]daemon.Want, len(in))
 	for ip, cw := range in {
-		out[ip] = daemon.Want{Wanted: true, Eligible: cw.Eligible, Rank: cw.Rank, Services: cw.Services}
+		out[ip] = daemon.Want{Wanted: true, Eligible: cw.Eligible, Rank: cw.Rank, Ahead: cw.Ahead, Services: cw.Services}
 	}
 	w.d.SetWants(out)
 }

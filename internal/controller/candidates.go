@@ -130,7 +130,8 @@ func (c *candidacy) want(ip netip.Addr, svcs []*corev1.Service) (Want, []Problem
 	if err := c.carry(ip); err != nil {
 		return w, c.cannotCarry(ip, w.Services, err)
 	}
-	w.Eligible, w.Rank = true, Rank(c.self, ip, cands)
+	w.Eligible, w.Ahead = true, Ahead(c.self, ip, cands)
+	w.Rank = len(w.Ahead)
 	return w, nil
 }
 
@@ -169,6 +170,20 @@ func Rank(node string, ip netip.Addr, cands []string) int {
 		}
 	}
 	return rank
+}
+
+// Ahead names the candidates ranked before node for ip, best first: Rank is its length.
+// The elector uses it to skip a releaser's place in a graceful handover.
+func Ahead(node string, ip netip.Addr, cands []string) []string {
+	mine := score(node, ip)
+	var out []string
+	for _, other := range cands {
+		if s := score(other, ip); other != node && (s > mine || (s == mine && other < node)) {
+			out = append(out, other)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Compare(score(b, ip), score(a, ip)) })
+	return out
 }
 
 func score(node string, ip netip.Addr) uint64 {

@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,7 +32,9 @@ func (tc computeCase) run(t *testing.T) {
 	}
 	got, problems := Compute(Input{Services: tc.services, EndpointSlices: tc.slices, Nodes: tc.nodes,
 		NodeName: self, Class: tc.class, CanCarry: tc.canCarry})
-	if diff := cmp.Diff(tc.want, got, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
+	// Rank is checked here; Ahead (whose length is Rank) by TestAhead_*.
+	if diff := cmp.Diff(tc.want, got, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty(),
+		cmpopts.IgnoreFields(Want{}, "Ahead")); diff != "" {
 		t.Errorf("wants (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(tc.problems, problems, cmpopts.EquateEmpty()); diff != "" {
@@ -266,4 +269,22 @@ func TestCompute_BadInputDisturbsNoOtherService(t *testing.T) {
 			{Service: nn("wrong"), Reason: ReasonWrongClass, Message: `annotation vipkeeper.io/loadbalancer-ips is set but the Service has loadBalancerClass "x"; vipkeeper serves class "vipkeeper.io/lb"`},
 		},
 	}.run(t)
+}
+
+func TestAhead_NamesTheBetterRankedCandidatesBestFirst(t *testing.T) {
+	cands := []string{"a", "b", "c", "d", "e"}
+	for i := range 20 {
+		vip := netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)})
+		order := slices.Clone(cands)
+		slices.SortFunc(order, func(x, y string) int { return Rank(x, vip, cands) - Rank(y, vip, cands) })
+		for pos, node := range order {
+			got := Ahead(node, vip, cands)
+			if diff := cmp.Diff(order[:pos], got, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("Ahead(%s, %s) (-want +got):\n%s", node, vip, diff)
+			}
+			if len(got) != Rank(node, vip, cands) {
+				t.Fatalf("len(Ahead(%s, %s)) = %d, Rank = %d", node, vip, len(got), Rank(node, vip, cands))
+			}
+		}
+	}
 }

@@ -42,7 +42,9 @@ type Want struct {
 	Eligible bool // this node is a candidate for the VIP (and its interface can carry it)
 	// Rank is the 0-based rendezvous rank of this node among the candidates (highest
 	// sha256("node#ip") first); meaningful only when Eligible, 0 otherwise.
-	Rank     int
+	Rank int
+	// Ahead names the candidates ranked before this node, best first (len(Ahead) == Rank).
+	Ahead    []string
 	Services []types.NamespacedName // Services that use the IP, sorted
 }
 

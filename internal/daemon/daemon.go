@@ -73,6 +73,7 @@ type Want struct {
 	Wanted   bool
 	Eligible bool
 	Rank     int
+	Ahead    []string // candidates ranked before this node (controller.Want.Ahead)
 	Services []types.NamespacedName
 }
 

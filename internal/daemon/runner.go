@@ -67,7 +67,7 @@ func (r *runner) postObservation(o observation) {
 func (r *runner) postWant(w Want) {
 	r.mu.Lock()
 	r.want = w
-	r.elig = &election.EligibilityChanged{Eligible: w.Eligible, Wanted: w.Wanted, Rank: w.Rank}
+	r.elig = &election.EligibilityChanged{Eligible: w.Eligible, Wanted: w.Wanted, Rank: w.Rank, Ahead: w.Ahead}
 	r.mu.Unlock()
 	r.poke()
 }

@@ -1,8 +1,8 @@
 package daemon_test
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
+	"github.com/vipkeeper/vipkeeper/internal/controller"
+
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -20,7 +20,8 @@ func wantsFor(vips []netip.Addr, eligible ...string) func(node string) map[netip
 		for _, ip := range vips {
 			w := daemon.Want{Wanted: true}
 			if slices.Contains(eligible, node) {
-				w.Eligible, w.Rank = true, rank(node, ip, eligible)
+				w.Eligible, w.Ahead = true, controller.Ahead(node, ip, eligible)
+				w.Rank = len(w.Ahead)
 			}
 			out[ip] = w
 		}
@@ -28,21 +29,8 @@ func wantsFor(vips []netip.Addr, eligible ...string) func(node string) map[netip
 	}
 }
 
-// rank is the controller's rendezvous rank (controller.Rank): how many candidates score
-// higher by sha256("node#ip"), ties broken by name.
-func rank(node string, ip netip.Addr, cands []string) int {
-	score := func(n string) uint64 {
-		sum := sha256.Sum256([]byte(n + "#" + ip.String()))
-		return binary.BigEndian.Uint64(sum[:8])
-	}
-	mine, r := score(node), 0
-	for _, other := range cands {
-		if s := score(other); other != node && (s > mine || (s == mine && other < node)) {
-			r++
-		}
-	}
-	return r
-}
+// rank is the controller's rendezvous rank.
+func rank(node string, ip netip.Addr, cands []string) int { return controller.Rank(node, ip, cands) }
 
 // ranked returns the candidates of ip in rank order.
 func ranked(ip netip.Addr, cands []string) []string {

@@ -17,11 +17,13 @@ type Elector struct {
 	told             bool // an EligibilityChanged arrived; until then make no writes
 	eligible, wanted bool
 	rank             int
+	ahead            []string // candidates ranked before this node, when the shell knows them
 
 	view     Record    // newest knowledge of the Lease, from any source; may be stale
 	known    bool      // view holds real knowledge
 	since    time.Time // core time the view's version (Exists, RV) was first seen
 	heldSeen bool      // the Lease was seen to exist, and we have not deleted it since
+	releaser string    // who held the view before it was seen released, if we saw that
 	deadRV   string    // a resourceVersion that a Conflict proved superseded
 	needRead bool      // the view may be stale: a write's outcome is unknown, or it conflicted
 

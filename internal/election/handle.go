@@ -41,6 +41,7 @@ func (e *Elector) finish(id uint64, write bool) *attempt {
 
 func (e *Elector) onEligibility(t time.Time, ev EligibilityChanged, out []Action) []Action {
 	e.told, e.eligible, e.wanted, e.rank = true, ev.Eligible, ev.Wanted, max(ev.Rank, 0)
+	e.ahead = ev.Ahead
 	switch {
 	case e.leading && !e.wanted:
 		return e.stepDown(t, out, ReasonNotWanted)
@@ -59,6 +60,12 @@ func (e *Elector) see(t time.Time, rec Record) {
 	}
 	if rec.Exists {
 		e.heldSeen = true
+	}
+	switch {
+	case rec.Exists && rec.Holder == "" && e.view.Exists && e.view.Holder != "":
+		e.releaser = e.view.Holder
+	case rec.Holder != "":
+		e.releaser = ""
 	}
 	e.view, e.known = rec, true
 }

@@ -1,6 +1,9 @@
 package election
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // step is the next attempt the elector wants to start, and the earliest core time for it.
 type step struct {
@@ -95,13 +98,12 @@ func (e *Elector) chooseIdle() (step, bool) {
 // acquireAt is when a candidate may take the Lease it sees (not naming it). A record held
 // by another node must stay the same version for LeaseDuration on our clock, and so must
 // the absence of a Lease that was seen to exist: by then the holder has passed its
-// deadline. A released or never-seen Lease is free at once. Rank spreads the candidates
-// of a new VIP; for a released one the releaser was most likely rank 0 (spread put the VIP
-// there), so rank 1 goes at once and the rest keep their spread: a graceful handover takes
-// no spread delay, and at most two nodes race for it (CAS decides).
+// deadline. A released or never-seen Lease is free at once. Rank spreads the candidates;
+// the releaser of a released Lease is not counted, so a graceful handover goes to the
+// best-ranked remaining node with no spread delay.
 func (e *Elector) acquireAt() time.Time {
 	rank := e.rank
-	if e.view.Exists && e.view.Holder == "" {
+	if e.view.Exists && e.view.Holder == "" && e.releaser != "" && slices.Contains(e.ahead, e.releaser) {
 		rank = max(rank-1, 0)
 	}
 	wait := time.Duration(rank) * e.cfg.SpreadDelay

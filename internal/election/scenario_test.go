@@ -141,8 +141,12 @@ func (h *harness) configure(t *testing.T, where string, a map[string]string) []s
 func (h *harness) event(t *testing.T, where, name string, a map[string]string) Event {
 	switch name {
 	case "elig":
+		var ahead []string
+		if v := get(a, "ahead", ""); v != "" {
+			ahead = strings.Split(v, ",")
+		}
 		return EligibilityChanged{Eligible: get(a, "eligible", "true") == "true",
-			Wanted: get(a, "wanted", "true") == "true", Rank: mustInt(t, where, get(a, "rank", "0"))}
+			Wanted: get(a, "wanted", "true") == "true", Rank: mustInt(t, where, get(a, "rank", "0")), Ahead: ahead}
 	case "observe":
 		return Observed{Record: h.record(a)}
 	case "wrote":

@@ -100,11 +100,15 @@ type Event interface{ event() }
 type Observed struct{ Record Record }
 
 // EligibilityChanged says whether this node is a candidate for the VIP (Eligible), whether
-// any Service still wants the VIP (Wanted) and this node's 0-based rendezvous rank.
+// any Service still wants the VIP (Wanted) and this node's 0-based rendezvous rank. Ahead,
+// if set, names the candidates ranked before this node (len(Ahead) == Rank): when a Lease
+// is released, its releaser is not counted, so the best-ranked remaining node takes it at
+// once.
 type EligibilityChanged struct {
 	Eligible bool
 	Wanted   bool
 	Rank     int
+	Ahead    []string
 }
 
 // WriteDone reports the outcome of Write ID. Record is the Lease as the API returned it
