@@ -34,7 +34,7 @@ func markdown(rep *Report) string {
 }
 
 func resultTable(b *strings.Builder, rows []Result, timing string) {
-	b.WriteString("| scenario | longest outage ms | split-brain ms (rounds) | holder changes | healthy after fault ms | lease writes/s | lease GETs/s | lease LISTs/s | target | error |\n")
+	b.WriteString("| scenario | longest outage ms | split-brain ms (rounds) | holder changes | settled after fault ms | lease writes/s | lease GETs/s | lease LISTs/s | target | error |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
 		if r.Timing != timing {
