@@ -294,17 +294,6 @@ func TestAllocator_SharingKeyIsHonouredOrRefused(t *testing.T) {
 	}
 }
 
-func TestAllocator_PreferDualStackOnASingleStackClusterGetsOneFamily(t *testing.T) {
-	// The test control plane is IPv4-only (--service-cluster-ip-range=10.0.0.0/24), so the
-	// API server gives a PreferDualStack Service ipFamilies [IPv4] and refuses
-	// RequireDualStack; dual-stack allocation is covered by TestRunner_DualStackOnAFakeCluster.
-	h := newHarness(t)
-	h.pool("p", "198.51.100.240/29", "2001:db8:1::/120")
-	h.start(1)
-	h.service("web", families(corev1.IPFamilyPolicyPreferDualStack))
-	h.eventually("web gets only IPv4", h.annotation("web", "198.51.100.241"))
-}
-
 func TestAllocator_BadAndOverlappingPoolsAreMarkedAndNotUsed(t *testing.T) {
 	h := newHarness(t)
 	bad := h.pool("bad", "203.0.113.40-203.0.113.35")

@@ -135,8 +135,7 @@ func (e *Env) apiserverArgs() []string {
 		"--service-account-issuer=" + saIssuer,
 		"--service-account-key-file=" + e.saKeyFile(),
 		"--service-account-signing-key-file=" + e.saKeyFile(),
-		// Virtual: only allocated to Service objects, never put on an interface (no kube-proxy).
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range=" + e.opts.serviceCIDR(),
 		// The endpoint reconciler writes to etcd every 10s for the "kubernetes" Service, which
 		// nothing here uses; without it a frozen etcd path carries only the tests' traffic.
 		"--endpoint-reconciler-type=none",

@@ -24,6 +24,21 @@ type Options struct {
 	// serving certificate names it; empty means 127.0.0.1. It must be an address in this
 	// process's network namespace (the lab puts one on a bridge). Etcd stays on loopback.
 	BindAddress string
+	// ServiceCIDR is kube-apiserver's --service-cluster-ip-range, one CIDR or an IPv4 and
+	// an IPv6 one separated by a comma; empty means DefaultServiceCIDR (dual-stack).
+	ServiceCIDR string
+}
+
+// DefaultServiceCIDR makes the control plane dual-stack for Services, IPv4 first, so a
+// Service that names no family stays single-stack IPv4. The ranges are virtual: only
+// allocated to Service objects, never put on an interface (there is no kube-proxy).
+const DefaultServiceCIDR = "10.0.0.0/24,fd00:10::/108"
+
+func (o Options) serviceCIDR() string {
+	if o.ServiceCIDR != "" {
+		return o.ServiceCIDR
+	}
+	return DefaultServiceCIDR
 }
 
 // apiHost is the address kube-apiserver binds to.
