@@ -87,7 +87,7 @@ func (c Config) Validate() error {
 	add(c.NodeName != "", "--node-name is empty: set it or $NODE_NAME (the downward API's spec.nodeName)")
 	add(c.Namespace != "", "--namespace is empty")
 	add(c.LoadBalancerClass != "", "--load-balancer-class is empty")
-	add(c.LeaseDuration > c.RenewDeadline, "--lease-duration %v must be longer than --renew-deadline %v", c.LeaseDuration, c.RenewDeadline)
+	add(c.LeaseDuration >= c.RenewDeadline+2*time.Second, "--lease-duration %v must be at least 2s longer than --renew-deadline %v (docs/safety.md)", c.LeaseDuration, c.RenewDeadline)
 	add(float64(c.RenewDeadline) > 1.2*float64(c.RetryPeriod), "--renew-deadline %v must be longer than 1.2 x --retry-period %v", c.RenewDeadline, c.RetryPeriod)
 	add(c.RenewDeadline >= 2*time.Second, "--renew-deadline %v must be at least 2s (kernel address lifetimes count whole seconds)", c.RenewDeadline)
 	add(c.RetryPeriod > 0, "--retry-period %v must be positive", c.RetryPeriod)

@@ -62,6 +62,7 @@ func TestConfig_ValidateNamesEveryBadSetting(t *testing.T) {
 	}{
 		{"no node name", nil, []string{"--node-name"}},
 		{"lease not longer than renew", []string{"--node-name=n", "--lease-duration=10s"}, []string{"--lease-duration"}},
+		{"lease under 2s longer than renew", []string{"--node-name=n", "--lease-duration=11s"}, []string{"at least 2s longer"}},
 		{"renew too close to retry", []string{"--node-name=n", "--retry-period=9s"}, []string{"1.2 x --retry-period"}},
 		{"renew under 2s", []string{"--node-name=n", "--lease-duration=3s", "--renew-deadline=1500ms", "--retry-period=1s"}, []string{"at least 2s"}},
 		{"two at once", []string{"--log-level=loud", "--log-format=xml", "--node-name=n"}, []string{"--log-level", "--log-format"}},

@@ -80,6 +80,7 @@ type Want struct {
 // deps is what every runner shares.
 type deps struct {
 	node, namespace string
+	kernelSlack     time.Duration
 	leases          LeaseStore
 	plane           Dataplane
 	notify          Notifier
@@ -118,9 +119,21 @@ func New(cfg Config) (*Daemon, error) {
 		n = nopNotifier{}
 	}
 	d := &deps{node: cfg.Election.Identity, namespace: cfg.Namespace, leases: cfg.Leases,
-		plane: cfg.Plane, notify: n, metrics: m, log: log.With("node", cfg.Election.Identity)}
+		kernelSlack: KernelSlack(cfg.Election.LeaseDuration, cfg.Election.RenewDeadline),
+		plane:       cfg.Plane, notify: n, metrics: m, log: log.With("node", cfg.Election.Identity)}
 	return &Daemon{cfg: cfg, deps: d, wants: map[netip.Addr]Want{},
 		runners: map[netip.Addr]*runner{}, byName: map[string]*runner{}}, nil
+}
+
+// KernelSlack is how much longer than the elector's fence the kernel keeps a VIP: half the
+// gap between the fence (renew start + RenewDeadline) and a successor's earliest takeover
+// (+ LeaseDuration), less half a second. The kernel's lifetime timer removes an address up
+// to about a second late, and the lifetime is whole seconds rounded down, so removal falls
+// in [fence + slack - 1s, fence + slack + 1s], which stays before the successor's time
+// whenever LeaseDuration - RenewDeadline >= 2s (Config.Validate). Without it, the rounding
+// alone withdrew a VIP up to a second before its fence during every API outage.
+func KernelSlack(leaseDuration, renewDeadline time.Duration) time.Duration {
+	return max((leaseDuration-renewDeadline)/2-500*time.Millisecond, 0)
 }
 
 type nopNotifier struct{}

@@ -103,7 +103,9 @@ func (r *runner) logResult(op string, class election.ErrClass, err error) {
 }
 
 func (r *runner) announce(ctx context.Context, a election.Announce) {
-	err := r.deps.plane.Add(ctx, announce.Address{IP: r.ip, Until: a.Until})
+	// The runner withdraws at a.Until itself; the kernel lifetime is the fence for a frozen
+	// or dead process and may run a little longer (kernelSlack), never into a successor's time.
+	err := r.deps.plane.Add(ctx, announce.Address{IP: r.ip, Until: a.Until.Add(r.deps.kernelSlack)})
 	if err != nil {
 		// The Lease is held but the address is not in place: the VIP is dark here. The next
 		// renew retries; the kernel lifetime of anything half-done still fences it.

@@ -38,6 +38,11 @@ func DefaultConfig(identity string) Config {
 	}
 }
 
+// MinFenceGap is the least LeaseDuration - RenewDeadline: the margin between a leader's
+// fence and a successor's earliest takeover must hold the kernel's lateness in removing an
+// expired address (about a second) and the rounding of lifetimes to whole seconds.
+const MinFenceGap = 2 * time.Second
+
 // Validate checks client-go's ratios (LeaseDuration > RenewDeadline > 1.2 x RetryPeriod) and
 // that RenewDeadline is at least 2s, the kernel lifetime having one-second granularity.
 func (c Config) Validate() error {
@@ -55,8 +60,9 @@ func (c Config) Validate() error {
 	if c.RenewDeadline*10 <= c.RetryPeriod*12 {
 		add("election config: RenewDeadline %v must exceed 1.2 x RetryPeriod %v", c.RenewDeadline, c.RetryPeriod)
 	}
-	if c.LeaseDuration <= c.RenewDeadline {
-		add("election config: LeaseDuration %v must exceed RenewDeadline %v", c.LeaseDuration, c.RenewDeadline)
+	if c.LeaseDuration < c.RenewDeadline+MinFenceGap {
+		add("election config: LeaseDuration %v must exceed RenewDeadline %v by at least %v (the kernel removes an expired address up to a second late)",
+			c.LeaseDuration, c.RenewDeadline, MinFenceGap)
 	}
 	if c.SpreadDelay < 0 {
 		add("election config: SpreadDelay %v must not be negative", c.SpreadDelay)

@@ -120,3 +120,20 @@ func TestSelectScenarios_KeepsReportOrderAndNamesUnknownOnes(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchMain_ListsScenariosAndRejectsBadFlagsWithoutStartingALab(t *testing.T) {
+	var out strings.Builder
+	if code := Main(t.Context(), []string{"scenarios", "--list"}, &out); code != 0 {
+		t.Fatalf("lab scenarios --list = %d", code)
+	}
+	for _, name := range ScenarioNames() {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("--list lacks %s:\n%s", name, out.String())
+		}
+	}
+	for _, args := range [][]string{{"--only", "nope"}, {"--timings", "slow"}, {"--scale", "3:300/100"}, {"extra"}} {
+		if code := Main(t.Context(), append([]string{"bench"}, args...), &out); code != 2 {
+			t.Errorf("lab bench %v = %d, want 2", args, code)
+		}
+	}
+}
