@@ -4,6 +4,12 @@
 // end-to-end tests and of `vipkeeper lab` (make lab), and the fault API the chaos
 // scenarios build on.
 //
+// The chaos scenarios (scenario*.go) are data: a setup, fault steps and an observation
+// window, run on a reset lab; the report (report*.go) writes results.json, report.md and one
+// SVG timeline per scenario, and bench*.go adds the scale runs and kube-apiserver's own
+// request rates. `vipkeeper lab scenarios` and `vipkeeper lab bench` (make bench) run them;
+// docs/benchmarks.md holds the figures.
+//
 // # Invariant
 //
 // Close removes everything the lab created: namespaces, host interfaces, processes, temp
