@@ -31,6 +31,7 @@ type Announcer struct {
 	mu sync.Mutex
 	// CanCarry's address dump and when it was taken.
 	carryAddrs []kaddr
+	carryRes   map[netip.Addr]error
 	carryAt    time.Time
 	closed     bool
 	running    bool
@@ -354,16 +355,31 @@ func (a *Announcer) linkFor(ip netip.Addr, addrs []kaddr) (link, error) {
 func (a *Announcer) CanCarry(ip netip.Addr) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// The controller asks for every VIP on every recompute: reuse one address dump for a
-	// second. The link's state is looked up fresh each time.
+	// The controller asks for every VIP on every recompute: answers are kept for a second,
+	// and forgotten at once when a link changes (linkChanged).
 	if time.Since(a.carryAt) > time.Second {
 		addrs, err := a.k.list()
 		if err != nil {
 			return fmt.Errorf("list addresses: %w", err)
 		}
-		a.carryAddrs, a.carryAt = addrs, time.Now()
+		a.carryAddrs, a.carryAt, a.carryRes = addrs, time.Now(), map[netip.Addr]error{}
 	}
-	addrs := a.carryAddrs
+	if err, ok := a.carryRes[ip]; ok {
+		return err
+	}
+	err := a.canCarryLocked(ip, a.carryAddrs)
+	a.carryRes[ip] = err
+	return err
+}
+
+// forgetCarry drops CanCarry's cached answers.
+func (a *Announcer) forgetCarry() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.carryAt = time.Time{}
+}
+
+func (a *Announcer) canCarryLocked(ip netip.Addr, addrs []kaddr) error {
 	l, err := a.linkFor(ip, addrs)
 	if err != nil {
 		return err

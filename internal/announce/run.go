@@ -209,8 +209,11 @@ func (a *Announcer) linkChanged(ev linkEvent, up map[int]bool) {
 	if known && !was && ev.up {
 		a.relink(ev.index)
 	}
-	if known && was != ev.up && a.cfg.OnLinkChange != nil {
-		a.cfg.OnLinkChange()
+	if known && was != ev.up {
+		a.forgetCarry()
+		if a.cfg.OnLinkChange != nil {
+			a.cfg.OnLinkChange()
+		}
 	}
 }
 
