@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  ?= ./...
 
-.PHONY: all build bins deps test vet lab bench clean
+.PHONY: all build bins deps test vet lab bench generate clean
 
 all: build
 
@@ -35,6 +35,10 @@ lab: deps bins build
 BENCH_FLAGS ?=
 bench: deps bins build
 	./bin/vipkeeper lab bench --out out/bench $(BENCH_FLAGS)
+
+## generate: deepcopy and the VIPPool CRD from api/ (controller-gen via go run; output committed)
+generate:
+	bash hack/gen.sh
 
 clean:
 	rm -rf bin/ out/

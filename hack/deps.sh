@@ -4,6 +4,8 @@ set -euo pipefail
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v make >/dev/null 2>&1 || need+=(make)
+command -v pgrep >/dev/null 2>&1 || need+=(procps)   # pgrep, sysctl: lab and announce tests
+command -v flock >/dev/null 2>&1 || need+=(util-linux) # hack/build.sh
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: up to date"
   exit 0
