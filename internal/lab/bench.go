@@ -123,13 +123,10 @@ func BenchMain(ctx context.Context, sub string, args []string, stdout io.Writer)
 		}
 		return 0
 	}
-	if o.base.DaemonBin == "" {
-		if o.base.DaemonBin, err = os.Executable(); err != nil {
-			fmt.Fprintln(os.Stderr, "vipkeeper lab: own executable:", err)
-			return 1
-		}
+	if err := o.base.defaultsForCommand(stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)
+		return 1
 	}
-	o.base.Logger = slog.New(slog.NewTextHandler(stdout, nil))
 	b := &bench{o: o, log: o.base.Logger, rep: &Report{Started: time.Now(), Machine: Machine(),
 		Command: strings.TrimSpace("vipkeeper lab " + sub + " " + strings.Join(args, " ")), DaemonCmd: o.base.DaemonCmd,
 		Notes: benchNotes(o)}}

@@ -64,13 +64,10 @@ func Main(ctx context.Context, args []string, stdout io.Writer) int {
 		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)
 		return 2
 	}
-	if o.cfg.DaemonBin == "" {
-		if o.cfg.DaemonBin, err = os.Executable(); err != nil {
-			fmt.Fprintln(os.Stderr, "vipkeeper lab: own executable:", err)
-			return 1
-		}
+	if err := o.cfg.defaultsForCommand(stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)
+		return 1
 	}
-	o.cfg.Logger = slog.New(slog.NewTextHandler(stdout, nil))
 	fmt.Fprintf(stdout, "vipkeeper lab: %d nodes, timing %s; Ctrl-C tears it all down\n", o.cfg.Nodes, o.cfg.Timing.Name)
 	l, err := Start(ctx, o.cfg)
 	if err != nil {
@@ -180,4 +177,18 @@ func SampleServices(nodes []string) []ServiceSpec {
 		{Name: "local", VIPs: []netip.Addr{VIP4(3)}, Local: true, Endpoints: []Endpoint{{Node: second}}},
 		{Name: "web6", VIPs: []netip.Addr{VIP6(0)}, Endpoints: all},
 	}
+}
+
+// defaultsForCommand fills what a command line leaves open: the daemon is this very
+// executable, and logs go to stdout as text.
+func (c *Config) defaultsForCommand(stdout io.Writer) error {
+	if c.DaemonBin == "" {
+		bin, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("own executable: %w", err)
+		}
+		c.DaemonBin = bin
+	}
+	c.Logger = slog.New(slog.NewTextHandler(stdout, nil))
+	return nil
 }
