@@ -4,11 +4,10 @@ import "time"
 
 // clock turns the shell's `now` into core time, which never runs backwards: a step back of
 // `now` (a wall-clock jump; impossible with a monotonic reading) counts as zero elapsed
-// time. Counting it as zero never shortens a candidate's wait (real elapsed time is >= 0),
-// and a leader steps down when it happens, because its deadline can no longer be trusted.
-// Durations between core times are therefore never longer than the real time elapsed,
-// except for forward jumps, which are indistinguishable from a stalled process and are
-// taken as elapsed time.
+// time. Counting it as zero never shortens a wait (real elapsed time is >= 0), and the fence
+// is voided when it happens, because it can no longer be trusted. Durations between core
+// times are therefore never longer than the real time elapsed, except for forward jumps,
+// which are indistinguishable from a stalled process and are taken as elapsed time.
 type clock struct {
 	last    time.Time     // latest core time
 	off     time.Duration // core = now + off
@@ -44,24 +43,23 @@ func later(a, b time.Time) time.Time {
 }
 
 // backoff is the wait before retry number fails (>= 1): full jitter over an exponential
-// ramp. Transient failures ramp from RetryPeriod/4 to RetryPeriod, so a leader gets
-// several tries inside its renew deadline. Permanent failures (a 403 is a configuration
-// error) start as fast but ramp on to LeaseDuration: slow, but never giving up, so fixing
-// RBAC heals the VIP within LeaseDuration (plus the usual wait). They start fast because a
+// ramp from RetryPeriod/4. Transient failures of the presence ramp to RetryPeriod, so a
+// node gets several tries inside its renew deadline. Everything else (ClassPermanent here)
+// ramps on to LeaseDuration: slow, but never giving up. The ramp starts fast because a
 // kube-apiserver that has just restarted answers 403 for a moment while its RBAC cache
 // fills; the lab measured a 3.7 s longer outage when the first retry waited RetryPeriod.
-func (e *Elector) backoff(fails int, class ErrClass) time.Duration {
-	base, limit := e.cfg.RetryPeriod/4, e.cfg.RetryPeriod
+func (n *Node) backoff(fails int, class ErrClass) time.Duration {
+	base, limit := n.cfg.RetryPeriod/4, n.cfg.RetryPeriod
 	if class == ClassPermanent {
-		limit = e.cfg.LeaseDuration
+		limit = n.cfg.LeaseDuration
 	}
 	d := base
 	for i := 1; i < fails && d < limit; i++ {
 		d *= 2
 	}
 	d = min(d, limit)
-	if e.cfg.Rand != nil {
-		d = time.Duration(clamp01(e.cfg.Rand()) * float64(d))
+	if n.cfg.Rand != nil {
+		d = time.Duration(clamp01(n.cfg.Rand()) * float64(d))
 	}
 	return d
 }

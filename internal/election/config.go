@@ -6,45 +6,78 @@ import (
 	"time"
 )
 
-// Config is one elector's identity and timing. All electors of a VIP must use the same
-// LeaseDuration and RenewDeadline: the safety argument compares them.
+// Config is one node's identity and timing. All nodes must use the same LeaseDuration and
+// RenewDeadline: the safety argument compares them.
 type Config struct {
 	Identity      string        // this node's name, written as holderIdentity
-	LeaseDuration time.Duration // how long a candidate waits on an unchanged record (15s)
-	RenewDeadline time.Duration // a leader withdraws this long after its last successful write started (10s)
-	RetryPeriod   time.Duration // a leader renews this often (2s); also the transient backoff cap
-	// SpreadDelay delays each candidate's acquisition by rank x SpreadDelay, so that the
-	// node ranked first for a VIP wins it while it is up. Default RetryPeriod/2: enough for
-	// rank 0's write to land and be seen, so rank 1 rarely wastes a conflicting write.
+	LeaseDuration time.Duration // how long a node waits on a peer's unchanged presence before revoking it (15s)
+	RenewDeadline time.Duration // a node withdraws this long after its last successful presence renew started (10s)
+	RetryPeriod   time.Duration // presence renew interval (2s); also the transient backoff cap
+	// SpreadDelay delays each candidate's acquisition of a free VIP by rank x SpreadDelay,
+	// so the node ranked first for a VIP wins it while it is up. Default RetryPeriod/2.
 	SpreadDelay time.Duration
-	// AttemptTimeout bounds one read or write (default RetryPeriod). A leader's attempts are
-	// further capped so that each ends by its deadline.
-	AttemptTimeout time.Duration
-	// Rand returns jitter in [0,1) (e.g. math/rand/v2's Float64, or one seeded source per
-	// elector). nil disables jitter: backoffs take their full value (tests).
+	// AttemptTimeout and MaxAttemptTimeout bound the timeout of reads and ownership writes,
+	// which is sized from the measured request latency (3 x its recent 90th percentile).
+	// Defaults RetryPeriod and LeaseDuration. Presence renewals run until shortly before the
+	// fence they would set.
+	AttemptTimeout    time.Duration
+	MaxAttemptTimeout time.Duration
+	// KernelSlack is how far past the fence the kernel lifetime of an address reaches, and
+	// KernelLateness how late the kernel may remove an expired address. Both must fit in
+	// LeaseDuration - RenewDeadline. Defaults (LD - RD)/2 - 0.5s and 1s.
+	KernelSlack    time.Duration
+	KernelLateness time.Duration
+	// MaxInflight bounds the reads and ownership writes in flight at once (default 64), so
+	// a node holding thousands of VIPs never floods a slow API server.
+	MaxInflight int
+	// Rand returns jitter in [0,1). nil disables jitter: backoffs take their full value.
 	Rand func() float64
 }
 
-// DefaultConfig is client-go's timing (15s/10s/2s) for identity.
+// DefaultConfig is client-go's timing (15s/10s/2s) for identity, with the derived defaults.
 func DefaultConfig(identity string) Config {
-	const retry = 2 * time.Second
-	return Config{
-		Identity:       identity,
-		LeaseDuration:  15 * time.Second,
-		RenewDeadline:  10 * time.Second,
-		RetryPeriod:    retry,
-		SpreadDelay:    retry / 2,
-		AttemptTimeout: retry,
-	}
+	return Config{Identity: identity, LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second,
+		RetryPeriod: 2 * time.Second}.WithDefaults()
 }
 
-// MinFenceGap is the least LeaseDuration - RenewDeadline: the margin between a leader's
-// fence and a successor's earliest takeover must hold the kernel's lateness in removing an
-// expired address (about a second) and the rounding of lifetimes to whole seconds.
+// WithDefaults fills the derived fields left zero.
+func (c Config) WithDefaults() Config {
+	if c.SpreadDelay == 0 {
+		c.SpreadDelay = c.RetryPeriod / 2
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = c.RetryPeriod
+	}
+	if c.MaxAttemptTimeout == 0 {
+		c.MaxAttemptTimeout = max(c.LeaseDuration, c.AttemptTimeout)
+	}
+	if c.KernelSlack == 0 {
+		c.KernelSlack = DefaultKernelSlack(c.LeaseDuration, c.RenewDeadline)
+	}
+	if c.KernelLateness == 0 {
+		c.KernelLateness = time.Second
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = 64
+	}
+	return c
+}
+
+// DefaultKernelSlack is half the gap between the fence and a successor's earliest takeover,
+// less half a second: the kernel's lifetime timer removes an address up to about a second
+// late and lifetimes are whole seconds rounded down, so removal falls in
+// [fence + slack - 1s, fence + slack + 1s], before the successor.
+func DefaultKernelSlack(leaseDuration, renewDeadline time.Duration) time.Duration {
+	return max((leaseDuration-renewDeadline)/2-500*time.Millisecond, 0)
+}
+
+// MinFenceGap is the least LeaseDuration - RenewDeadline: it must hold the kernel slack and
+// the kernel's lateness in removing an expired address.
 const MinFenceGap = 2 * time.Second
 
-// Validate checks client-go's ratios (LeaseDuration > RenewDeadline > 1.2 x RetryPeriod) and
-// that RenewDeadline is at least 2s, the kernel lifetime having one-second granularity.
+// Validate checks client-go's ratios (LeaseDuration > RenewDeadline > 1.2 x RetryPeriod), that
+// RenewDeadline is at least 2s (kernel lifetimes have one-second granularity) and that the
+// kernel's slack and lateness fit between the fence and the earliest takeover.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -64,11 +97,18 @@ func (c Config) Validate() error {
 		add("election config: LeaseDuration %v must exceed RenewDeadline %v by at least %v (the kernel removes an expired address up to a second late)",
 			c.LeaseDuration, c.RenewDeadline, MinFenceGap)
 	}
+	if c.KernelSlack < 0 || c.KernelLateness < 0 || c.KernelSlack+c.KernelLateness >= c.LeaseDuration-c.RenewDeadline {
+		add("election config: KernelSlack %v + KernelLateness %v must be below LeaseDuration - RenewDeadline %v",
+			c.KernelSlack, c.KernelLateness, c.LeaseDuration-c.RenewDeadline)
+	}
 	if c.SpreadDelay < 0 {
 		add("election config: SpreadDelay %v must not be negative", c.SpreadDelay)
 	}
-	if c.AttemptTimeout <= 0 || c.AttemptTimeout > c.RenewDeadline {
-		add("election config: AttemptTimeout %v must be in (0, RenewDeadline %v]", c.AttemptTimeout, c.RenewDeadline)
+	if c.AttemptTimeout <= 0 || c.MaxAttemptTimeout < c.AttemptTimeout {
+		add("election config: AttemptTimeout %v must be positive and at most MaxAttemptTimeout %v", c.AttemptTimeout, c.MaxAttemptTimeout)
+	}
+	if c.MaxInflight <= 0 {
+		add("election config: MaxInflight %d must be positive", c.MaxInflight)
 	}
 	return errors.Join(errs...)
 }

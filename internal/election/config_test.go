@@ -10,7 +10,7 @@ import (
 
 func TestConfigValidate_NamesTheOffendingField(t *testing.T) {
 	fast := Config{Identity: "a", LeaseDuration: 5 * time.Second, RenewDeadline: 3 * time.Second,
-		RetryPeriod: time.Second, SpreadDelay: 0, AttemptTimeout: time.Second}
+		RetryPeriod: time.Second}.WithDefaults()
 	tests := []struct {
 		name   string
 		mutate func(*Config)
@@ -28,9 +28,12 @@ func TestConfigValidate_NamesTheOffendingField(t *testing.T) {
 			want:   []string{"at least 2s"}},
 		{name: "zero retry period", mutate: func(c *Config) { c.RetryPeriod = 0 }, want: []string{"RetryPeriod"}},
 		{name: "negative spread", mutate: func(c *Config) { c.SpreadDelay = -1 }, want: []string{"SpreadDelay"}},
-		{name: "attempt longer than renew deadline",
-			mutate: func(c *Config) { c.AttemptTimeout = 11 * time.Second }, want: []string{"AttemptTimeout"}},
+		{name: "attempt longer than its ceiling",
+			mutate: func(c *Config) { c.AttemptTimeout = 16 * time.Second }, want: []string{"AttemptTimeout"}},
 		{name: "zero attempt timeout", mutate: func(c *Config) { c.AttemptTimeout = 0 }, want: []string{"AttemptTimeout"}},
+		{name: "slack and lateness past the takeover",
+			mutate: func(c *Config) { c.KernelSlack = 4 * time.Second }, want: []string{"KernelSlack"}},
+		{name: "no request slot", mutate: func(c *Config) { c.MaxInflight = -1 }, want: []string{"MaxInflight"}},
 		{name: "every problem is reported",
 			mutate: func(c *Config) { c.Identity, c.SpreadDelay = "", -1 }, want: []string{"Identity", "SpreadDelay"}},
 	}
@@ -99,17 +102,14 @@ func TestStrings_NameEveryValue(t *testing.T) {
 	for c := ClassNone; c <= ClassNotFound+1; c++ {
 		got = append(got, c.String())
 	}
-	for o := Op(0); o <= OpDelete+1; o++ {
+	for o := Op(0); o <= OpRevoke; o++ {
 		got = append(got, o.String())
 	}
-	for s := StateIdle; s <= StateStopped+1; s++ {
-		got = append(got, s.String())
-	}
-	got = append(got, Record{}.String(), Record{Exists: true, RV: "7", Holder: "b"}.String())
+	got = append(got, Record{}.String(), Record{Exists: true, RV: "7", Holder: "b", Incarnation: "i"}.String(),
+		Record{Exists: true, RV: "8", Terminating: true}.String())
 	want := []string{"none", "conflict", "transient", "permanent", "notfound", "ErrClass(5)",
-		"Op(0)", "create", "acquire", "renew", "release", "delete", "Op(6)",
-		"idle", "candidate", "leader", "stopping", "stopped", "State(5)",
-		"absent", "rv=7 holder=b"}
+		"Op(0)", "create", "acquire", "renew", "release", "delete", "revoke",
+		"absent", "rv=7 holder=b/i", "rv=8 holder=/ terminating"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("String() (-want +got):\n%s", diff)
 	}
@@ -120,20 +120,19 @@ func TestStep_StaleResultIDsAreIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := scenarioT0
-	e.Step(now, Observed{Record: Record{}})
-	acts := e.Step(now, EligibilityChanged{Eligible: true, Wanted: true})
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	acts := e.Step(now, Observed{Ref: NodeRef("a"), Record: Record{}})
 	w, ok := acts[0].(Write)
 	if !ok || w.Op != OpCreate {
-		t.Fatalf("first actions = %#v, want a create", acts)
+		t.Fatalf("first actions = %#v, want the presence create", acts)
 	}
 	stale := []Event{
-		WriteDone{ID: w.ID + 1, Record: Record{Exists: true, RV: "1", Holder: "a", Token: w.Token}},
+		WriteDone{ID: w.ID + 1, Record: Record{Exists: true, RV: "1", Holder: "a", Incarnation: w.Incarnation, Token: w.Token}},
 		ReadDone{ID: w.ID, Record: Record{Exists: true, RV: "1", Holder: "a"}}, // a read result for a write id
 	}
 	for _, ev := range stale {
-		if got := e.Step(now, ev); len(got) != 0 || e.Leading() {
-			t.Fatalf("Step(%#v) = %#v, leading=%v; want it ignored", ev, got, e.Leading())
+		if got := e.Step(now, ev); len(got) != 0 || e.Registered() {
+			t.Fatalf("Step(%#v) = %#v, registered=%v; want it ignored", ev, got, e.Registered())
 		}
 	}
 }

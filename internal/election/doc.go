@@ -1,48 +1,57 @@
-// Package election is the pure per-VIP Lease elector: Step(now, event) -> actions. It has
-// no goroutines, no I/O and no clock of its own; the shell passes time.Now() (whose
-// monotonic reading is the only clock trusted), executes the actions in order and feeds
-// the results back (etcd raft's Step). Remote renewTime is never compared with the local
-// clock.
+// Package election is vipkeeper's pure election core: one Node per process holds the node's
+// own presence, what it knows of its peers' presence, and the ownership and data-plane
+// state of every VIP it cares about. Step(now, event) -> actions; no goroutines, no I/O, no
+// clock of its own. The shell passes time.Now() (whose monotonic reading is the only clock
+// trusted), executes the actions in order and feeds the results back (etcd raft's Step).
+// Remote renewTime is never compared with the local clock.
+//
+// # Records
+//
+// Each node has one presence record, renewed every RetryPeriod; it is the only record
+// written in steady state, so API writes grow with nodes, not VIPs. It carries the node's
+// incarnation, fresh per process start (and per restart of the presence after it ended).
+// Each VIP has one ownership record naming a node and its incarnation, written only when
+// ownership changes, and carrying a finalizer while held so that deleting it by hand only
+// marks it.
 //
 // # Invariant
 //
-// No two nodes announce one VIP at the same time. It rests on:
+// No two nodes announce one VIP at the same time. A node announces a VIP only while (a)
+// the VIP's record names this node's current incarnation and (b) its presence fence
+// stands: the emission time of its newest presence write known to have landed, plus
+// RenewDeadline. Install.Until carries the fence plus KernelSlack, so the kernel drops the
+// address by itself if the process freezes or dies.
 //
-//   - Leader fence. A node announces only after one of its writes that made it holder is
-//     confirmed, and only until deadline = (core time the write was emitted) + RenewDeadline.
-//     Announce.Until carries the deadline, so the kernel drops the address by itself even if
-//     the process freezes or dies. At the deadline the leader withdraws, whatever the API says.
-//   - Candidate wait. A node takes a Lease held by another node only by a compare-and-swap on a
-//     version it has seen unchanged for LeaseDuration on its own clock (likewise a Lease that
-//     vanished after being seen). That version landed after the holder emitted its last write,
-//     so LeaseDuration > RenewDeadline puts the holder's deadline before the take. A released
-//     Lease or one never seen may be taken at once: a releasing holder withdrew first.
-//   - Confirmation. A write is confirmed by a success reply, or, after a timeout, by a record
-//     naming us that carries the write's token: that write landed, and counts from the moment
-//     it was emitted. A record naming us without one of our tokens (a predecessor's write) is
-//     never taken as ours; it is renewed by CAS before announcing. A 409 never lands.
+//   - Presence renewals are conditioned on holder and incarnation, not on resourceVersion,
+//     so several may be in flight; each that lands moves the fence to its own emission +
+//     RenewDeadline. One that timed out is credited only if a record carrying its token
+//     shows up.
+//   - A node takes a VIP from another node's incarnation only with evidence that the
+//     incarnation is over: a presence record of that node revoked with that incarnation,
+//     from any source; or an answer of the API server, asked after the VIP's record was
+//     learned, showing the presence revoked (or absent for LeaseDuration). It revokes a
+//     peer's presence only by a compare-and-swap on a version it saw unchanged for
+//     LeaseDuration on its own clock, which puts the peer's fence before the revocation
+//     (LeaseDuration > RenewDeadline + KernelSlack + KernelLateness).
+//   - VIP records change by compare-and-swap only, so one acquisition wins per version.
+//   - Withdraw before release: a record naming this node is released or deleted only once
+//     its address is known gone, or surely gone by its kernel lifetime (a failed removal),
+//     and, after a failed start-up sweep, a record of an earlier process only once that
+//     process's addresses have surely expired. The presence is resigned (which frees every
+//     record of the incarnation at once) only when no address may still be up.
 //
-// Safety needs clock rates that agree within (LeaseDuration-RenewDeadline)/LeaseDuration and
-// a shell that withdraws synchronously before executing the next action (a Release lets a
-// successor announce at once) and whose start-up sweep removes addresses a previous process
-// left before any elector runs. A backward step of now counts as no time for waits and voids
-// every fence measured from before it (the leader steps down; no earlier write can make it
-// lead); a forward jump is taken as elapsed time (a stalled process looks the same). A Lease
-// deleted by hand while held can be re-created at once by a node that never saw it; the old
-// holder withdraws at its next renew (NotFound), so do not delete held Leases by hand.
+// Safety needs clock rates that agree within the margin above, and a shell that reports
+// each data-plane outcome before executing the next action. A backward step of now counts
+// as no time for waits and voids the fence; a forward jump is taken as elapsed time.
 //
 // # Outage policy
 //
-// Errors arrive as classes. Conflict means the version moved: re-read, never a loss by itself.
-// Transient (timeouts, 5xx, 429) may have landed: re-read after a full-jitter backoff from
-// RetryPeriod/4 up to RetryPeriod, and retry; a leader's attempts are cut to end by its
-// deadline. Permanent (400/401/403/422) is a configuration error: retry with backoff from
-// RetryPeriod/4 (a restarting kube-apiserver answers 403 for a moment) up to LeaseDuration,
-// for ever. NotFound: the Lease was deleted; a leader
-// withdraws at once, and it is re-created only after LeaseDuration.
-//
-// A leader that cannot renew withdraws at its deadline and stays a candidate for ever. It
-// keeps trying: while the record still names it, it renews by CAS and leads again as soon as
-// one write is confirmed; nobody else can take that record until it has stood still for
-// LeaseDuration. Stepping down is never final; the elector never exits except on StopRequested.
+// Errors arrive as classes. Conflict means the version moved: wait for the informer to
+// bring it (read after 2 x RetryPeriod), never a loss by itself; for a renewal it means the
+// incarnation ended. Transient (timeouts, 5xx, 429) may have landed. Presence retries back
+// off from RetryPeriod/4 to RetryPeriod and never stop; everything else backs off up to
+// LeaseDuration. Timeouts of reads and ownership writes are sized from the measured
+// latency; renewals run until shortly before the fence they would set. A node whose fence
+// passed withdraws and keeps renewing: as long as its incarnation was not revoked, it
+// announces again as soon as one renewal lands. Stepping down is never final.
 package election

@@ -1,151 +1,186 @@
 package election
 
 import (
+	"maps"
+	"net/netip"
 	"slices"
 	"time"
 )
 
-// step is the next attempt the elector wants to start, and the earliest core time for it.
-type step struct {
-	read bool
-	op   Op
-	at   time.Time
+// plan enforces the fence, then lets the presence, every dirty or due peer and every dirty
+// or due VIP start what is due. Withdrawals come out in the same Step as their cause.
+func (n *Node) plan(t time.Time, out []Action) []Action {
+	n.prunePending(t)
+	out = n.planPresence(t, out)
+	out = n.planSweep(t, out)
+	n.sched.due(t)
+	for len(n.sched.dirtyPeers) > 0 || len(n.sched.dirtyVIPs) > 0 {
+		peers := slices.Sorted(maps.Keys(n.sched.dirtyPeers))
+		clear(n.sched.dirtyPeers)
+		for _, name := range peers {
+			if p := n.peers[name]; p != nil {
+				out = n.planPeer(t, p, out)
+			}
+		}
+		ips := slices.SortedFunc(maps.Keys(n.sched.dirtyVIPs), netip.Addr.Compare)
+		clear(n.sched.dirtyVIPs)
+		for _, ip := range ips {
+			if v := n.vips[ip]; v != nil {
+				out = n.planVIP(t, v, out)
+			}
+		}
+	}
+	if n.stopping {
+		out = n.planStop(t, out)
+	}
+	return out
 }
 
-// plan enforces the fence, then starts the next attempt if it is due.
-func (e *Elector) plan(t time.Time, out []Action) []Action {
-	if e.leading && !t.Before(e.deadline) {
-		out = e.stepDown(t, out, ReasonDeadline)
+// planVIP brings v's address in line with what we know, then starts its next request. It
+// recomputes v's one wake-up from everything that waits on time.
+func (n *Node) planVIP(t time.Time, v *vip, out []Action) []Action {
+	out, wake := n.planPlane(t, v, out)
+	if t.Before(v.blockedUntil) {
+		wake = earliest(wake, v.blockedUntil)
 	}
-	e.prune(t)
-	if e.stopping {
-		return e.planStop(t, out)
-	}
-	s, ok := e.next(t)
-	if !ok || t.Before(s.at) {
-		return out
-	}
-	if s.read {
-		return e.issueRead(t, out)
-	}
-	return e.issueWrite(t, s.op, out)
-}
-
-// planStop makes one release attempt if the Lease names us, then stops. It waits for an
-// attempt in flight only if that attempt may leave the Lease naming us.
-func (e *Elector) planStop(t time.Time, out []Action) []Action {
-	if a := e.inflight; a != nil {
-		if e.holds() || (a.write && a.op.setsHolder()) {
+	if v.inflight == 0 {
+		if n.forgettable(v) {
+			n.forget(v)
 			return out
 		}
-	} else if e.holds() && !e.stopTried {
-		e.stopTried = true
-		return e.issueWrite(t, OpRelease, out)
+		var at time.Time
+		out, at = n.planRequest(t, v, out)
+		wake = earliest(wake, at)
 	}
-	e.stopped, e.inflight = true, nil
-	return append(out, Stopped{})
+	n.sched.wakeVIP(v.ip, wake)
+	return out
 }
 
-// next is the attempt to start next, if any (none while one is in flight). A leader never
-// starts an attempt that cannot finish before its deadline.
-func (e *Elector) next(t time.Time) (step, bool) {
-	if e.inflight != nil {
-		return step{}, false
-	}
-	s, ok := e.choose()
+// planRequest starts v's next request if it is due, else returns when it will be.
+func (n *Node) planRequest(t time.Time, v *vip, out []Action) ([]Action, time.Time) {
+	s, ok := n.chooseVIP(v, t)
 	if !ok {
-		return s, false
+		return out, time.Time{}
 	}
-	s.at = later(s.at, e.notBefore)
-	if e.leading && e.deadline.Sub(later(s.at, t)) < e.minAttempt() {
-		return step{}, false // the deadline comes first
+	if at := later(s.at, v.notAfter); t.Before(at) {
+		return out, at
 	}
-	return s, true
+	if !n.slotFree(waiter{vip: v.ip}) {
+		return out, time.Time{}
+	}
+	if s.read {
+		return n.issueRead(t, VIPRef(v.ip), out), time.Time{}
+	}
+	return n.issueVIPWrite(t, v, s, out), time.Time{}
 }
 
-// choose picks the attempt from what we know; next applies backoff.
-func (e *Elector) choose() (step, bool) {
-	if !e.wantsLead() {
-		return e.chooseIdle()
-	}
+// step is the next request a VIP wants, and the earliest core time for it.
+type step struct {
+	read   bool
+	op     Op
+	at     time.Time
+	reason string
+}
+
+// chooseVIP picks v's next request from what we know.
+func (n *Node) chooseVIP(v *vip, t time.Time) (step, bool) {
 	switch {
-	case e.needRead || !e.known || e.baseDead():
+	case !v.known || v.needRead:
 		return step{read: true}, true
-	case e.leading:
-		return step{op: OpRenew, at: e.ownEmit.Add(e.cfg.RetryPeriod)}, true
-	case e.holds():
-		return step{op: OpRenew}, true // ours already (restart, outage): renew at once
-	case e.view.Exists:
-		return step{op: OpAcquire, at: e.acquireAt()}, true
+	case v.deadRV != "" && (v.view.RV == v.deadRV || (v.deadRV == "absent" && !v.view.Exists)):
+		return step{read: true, at: v.deadAt.Add(n.readFallback())}, true // unless the informer brings it first
 	}
-	return step{op: OpCreate, at: e.acquireAt()}, true
+	if node, _ := n.names(v.view); node {
+		return n.chooseOwn(v, t)
+	}
+	if !n.wantsLead(v, t) {
+		if !v.want.Wanted && v.mine && v.view.Exists && v.view.Holder == "" {
+			return step{op: OpDelete, reason: "no Service wants the VIP"}, true // our own release
+		}
+		return step{}, false // others' records of VIPs we do not serve are not our business
+	}
+	if !n.self.registered {
+		return step{}, false // no claim before our incarnation's registration landed
+	}
+	spread := time.Duration(n.effRank(v, t)) * n.cfg.SpreadDelay
+	switch {
+	case !v.view.Exists:
+		return step{op: OpCreate, at: v.since.Add(spread), reason: "created"}, true
+	case v.view.Holder == "" && v.view.Terminating:
+		return step{}, false // being deleted: create it afresh once it is gone
+	case v.view.Holder == "":
+		return step{op: OpAcquire, at: v.since.Add(spread), reason: "released by " + orUnknown(v.releaser)}, true
+	}
+	dead, ok := n.holderDead(v, t)
+	if !ok {
+		return step{}, false // planPeer watches the holder's presence and marks v when it lapses
+	}
+	at := later(dead, v.since).Add(spread)
+	if v.view.Terminating {
+		return step{op: OpRelease, at: at, reason: "cleared for deletion: " + v.view.Holder + "'s incarnation ended"}, true
+	}
+	return step{op: OpAcquire, at: at, reason: "taken over: " + v.view.Holder + "'s incarnation ended"}, true
 }
 
-// chooseIdle: a node that should not lead only cleans up a Lease that names it: release
-// it so a successor takes it at once, or delete it when no Service wants the VIP.
-func (e *Elector) chooseIdle() (step, bool) {
-	switch {
-	case !e.told || !e.holds():
+// chooseOwn decides about a record naming this node: re-acquire a record of an earlier
+// incarnation at once (ours is the only process of this node), or release it once the
+// address is gone when we should not hold it.
+func (n *Node) chooseOwn(v *vip, t time.Time) (step, bool) {
+	_, mine := n.names(v.view)
+	if n.wantsLead(v, t) && !v.view.Terminating {
+		switch {
+		case !n.self.registered, mine && !v.unsure:
+			return step{}, false
+		case mine:
+			return step{op: OpAcquire, reason: "re-acquired after an unresolved release"}, true
+		}
+		return step{op: OpAcquire, reason: "re-acquired by a new incarnation"}, true
+	}
+	if n.stopping && v.stopTried {
 		return step{}, false
-	case e.needRead || e.baseDead():
-		return step{read: true}, true
-	case !e.wanted:
-		return step{op: OpDelete}, true
 	}
-	return step{op: OpRelease}, true
+	at, ok := n.releasable(v, t)
+	if !ok && at.IsZero() {
+		return step{}, false // the address comes down first
+	}
+	return step{op: OpRelease, at: at, reason: n.releaseReason(v, t)}, true
 }
 
-// acquireAt is when a candidate may take the Lease it sees (not naming it). A record held
-// by another node must stay the same version for LeaseDuration on our clock, and so must
-// the absence of a Lease that was seen to exist: by then the holder has passed its
-// deadline. A released or never-seen Lease is free at once. Rank spreads the candidates;
-// the releaser of a released Lease is not counted, so a graceful handover goes to the
-// best-ranked remaining node with no spread delay.
-func (e *Elector) acquireAt() time.Time {
-	rank := e.rank
-	if e.view.Exists && e.view.Holder == "" && e.releaser != "" && slices.Contains(e.ahead, e.releaser) {
-		rank = max(rank-1, 0)
+func (n *Node) releaseReason(v *vip, t time.Time) string {
+	switch {
+	case n.stopping:
+		return "released: " + n.cfg.Identity + " is stopping"
+	case v.view.Terminating:
+		return "released for deletion"
+	case !v.want.Wanted:
+		return "released: no Service wants the VIP"
+	case t.Before(v.blockedUntil):
+		return "released: " + n.cfg.Identity + " cannot install the address"
 	}
-	wait := time.Duration(rank) * e.cfg.SpreadDelay
-	if (e.view.Exists && e.view.Holder != "") || (!e.view.Exists && e.heldSeen) {
-		wait += e.cfg.LeaseDuration
-	}
-	return e.since.Add(wait)
+	return "released: " + n.cfg.Identity + " is not eligible"
 }
 
-func (e *Elector) issueWrite(t time.Time, op Op, out []Action) []Action {
-	a := &attempt{id: e.newID(), write: true, op: op, base: e.base(), emit: t, era: e.era}
-	if op == OpCreate {
-		a.base = Record{}
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
 	}
-	if op.setsHolder() {
-		a.token = e.token(a.id)
-		e.remember(a)
+	return s
+}
+
+// issueVIPWrite emits s for v, conditioned on the view.
+func (n *Node) issueVIPWrite(t time.Time, v *vip, s step, out []Action) []Action {
+	base := v.view
+	if s.op == OpCreate {
+		base = Record{}
 	}
-	e.inflight = a
-	return append(out, Write{ID: a.id, Op: op, Base: a.base, Token: a.token, Timeout: e.timeout(t)})
-}
-
-func (e *Elector) issueRead(t time.Time, out []Action) []Action {
-	a := &attempt{id: e.newID(), emit: t}
-	e.inflight = a
-	return append(out, Read{ID: a.id, Timeout: e.timeout(t)})
-}
-
-func (e *Elector) newID() uint64 {
-	e.lastID++
-	return e.lastID
-}
-
-// timeout bounds an attempt: AttemptTimeout, and for a leader the time left to its
-// deadline, so the outcome is known before the fence falls.
-func (e *Elector) timeout(t time.Time) time.Duration {
-	d := e.cfg.AttemptTimeout
-	if e.leading {
-		d = min(d, e.deadline.Sub(t))
+	a := n.newAttempt(t, VIPRef(v.ip), true, s.op, base)
+	v.inflight = a.id
+	if s.op == OpRelease {
+		v.unsure, v.unsureRV = true, base.RV
 	}
-	return d
+	if n.stopping && s.op == OpRelease {
+		v.stopTried = true
+	}
+	return append(out, Write{ID: a.id, Ref: a.ref, Op: s.op, Base: base, Incarnation: n.self.inc,
+		Reason: s.reason, Timeout: n.attemptTimeout()})
 }
-
-// minAttempt is the shortest attempt worth starting.
-func (e *Elector) minAttempt() time.Duration { return min(100*time.Millisecond, e.cfg.AttemptTimeout) }

@@ -4,12 +4,15 @@ import (
 	"container/heap"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"time"
 )
 
-// The model: N electors, one in-memory CAS store, and a network and shell with faults, all
-// in virtual time. Nothing here runs concurrently; every happening is a closure in a queue.
+// The model: N nodes, several VIPs, one in-memory API server with the real semantics of
+// the records (resourceVersion CAS, presence renewals conditioned on holder and
+// incarnation, finalizers), and a network and shell with faults, all in virtual time.
+// Nothing here runs concurrently; every happening is a closure in a queue.
 
 var simEpoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -34,59 +37,95 @@ func (q *simQueue) Pop() any {
 	return it
 }
 
-// simStore is the API server: a single Lease with resourceVersion CAS.
-type simStore struct {
-	exists  bool
-	rec     Record
-	rv      int
-	history []Record
+// simRec is one stored record.
+type simRec struct {
+	Record
+	finalizer bool
 }
 
-func (s *simStore) current() (Record, ErrClass) {
-	if !s.exists {
+// simStore is the API server: every record, and one revision counter (etcd's).
+type simStore struct {
+	recs map[Ref]simRec
+	rev  int
+}
+
+func (s *simStore) get(r Ref) (Record, ErrClass) {
+	rec, ok := s.recs[r]
+	if !ok {
 		return Record{}, ClassNotFound
 	}
-	return s.rec, ClassNone
+	return rec.Record, ClassNone
 }
 
-// apply performs one write for node id. It reports whether the Lease changed.
+func (s *simStore) put(r Ref, rec simRec) Record {
+	s.rev++
+	rec.Exists, rec.RV = true, fmt.Sprint(s.rev)
+	s.recs[r] = rec
+	return rec.Record
+}
+
+func (s *simStore) remove(r Ref) {
+	s.rev++
+	delete(s.recs, r)
+}
+
+// apply performs write w by node id. It reports whether anything changed.
 func (s *simStore) apply(id string, w Write) (Record, ErrClass, bool) {
+	cur, exists := s.recs[w.Ref]
 	if w.Op == OpCreate {
-		if s.exists {
+		if exists {
 			return Record{}, ClassConflict, false
 		}
-		return s.put(Record{Exists: true, Holder: id, Token: w.Token}), ClassNone, true
+		return s.put(w.Ref, simRec{Record: Record{Holder: id, Incarnation: w.Incarnation, Token: w.Token},
+			finalizer: w.Ref.Kind == KindVIP}), ClassNone, true
 	}
-	switch {
-	case !s.exists:
+	if !exists {
 		return Record{}, ClassNotFound, false
-	case s.rec.RV != w.Base.RV:
+	}
+	if w.Op == OpRenew || (w.Op == OpRelease && w.Ref.Kind == KindNode) {
+		if cur.Holder != id || cur.Incarnation != w.Incarnation {
+			return Record{}, ClassConflict, false // the patch's test failed (422)
+		}
+	} else if cur.RV != w.Base.RV {
 		return Record{}, ClassConflict, false
-	case w.Op == OpDelete:
-		s.rv++
-		s.exists, s.rec = false, Record{}
-		return Record{}, ClassNone, true
 	}
-	next := s.rec
-	next.Holder, next.Token = id, w.Token
-	if w.Op == OpRelease {
-		next.Holder, next.Token = "", ""
-	} else if s.rec.Holder != id && s.rec.Holder != "" {
-		next.Transitions++
-	}
-	return s.put(next), ClassNone, true
+	return s.change(id, w, cur)
 }
 
-func (s *simStore) put(r Record) Record {
-	s.rv++
-	r.RV = fmt.Sprint(s.rv)
-	s.exists, s.rec = true, r
-	s.history = append(s.history, r)
-	return r
+func (s *simStore) change(id string, w Write, cur simRec) (Record, ErrClass, bool) {
+	next := cur
+	switch w.Op {
+	case OpAcquire:
+		if cur.Holder != id {
+			next.Transitions++
+		}
+		next.Holder, next.Incarnation, next.Token, next.finalizer = id, w.Incarnation, w.Token, w.Ref.Kind == KindVIP
+	case OpRenew:
+		next.Token = w.Token
+	case OpRelease, OpRevoke:
+		next.Holder, next.finalizer = "", false
+		if cur.Terminating {
+			s.remove(w.Ref)
+			return Record{}, ClassNone, true
+		}
+	case OpDelete:
+		return s.delete(w.Ref, cur)
+	}
+	return s.put(w.Ref, next), ClassNone, true
+}
+
+// delete is a DELETE: with the finalizer on, the record only becomes terminating.
+func (s *simStore) delete(r Ref, cur simRec) (Record, ErrClass, bool) {
+	if cur.finalizer {
+		cur.Terminating = true
+		return s.put(r, cur), ClassNone, true
+	}
+	s.remove(r)
+	return Record{}, ClassNone, true
 }
 
 // simTrace is a ring of the last happenings, printed when a seed fails. Entries are
-// formatted only then: formatting every step would dominate the run time.
+// formatted only then.
 type simTrace struct {
 	ring [simTraceLen]simEntry
 	next int
@@ -98,7 +137,7 @@ type simEntry struct {
 	args   []any
 }
 
-const simTraceLen = 600
+const simTraceLen = 800
 
 func (tr *simTrace) add(at time.Duration, format string, args []any) {
 	tr.ring[tr.next%simTraceLen] = simEntry{at: at, format: format, args: args}
@@ -124,19 +163,25 @@ type simWorld struct {
 	q      simQueue
 	store  simStore
 	nodes  []*simNode
-	gen    int // bumped when faults stop: older observations and eligibility are dropped
+	vips   []netip.Addr
+	wanted map[netip.Addr]bool
+	wants  map[netip.Addr]*simWant
+	gen    int // bumped when faults stop: older observations are dropped
 	healed bool
-	heal   time.Duration // when faults stop
+	heal   time.Duration
 	end    time.Duration
 
 	apiDownUntil, apiSlowUntil time.Duration
+	slowBy                     time.Duration // latency added while slow
 
 	stats simStats
 	trace simTrace
-	fail  string // first violation
-	// liveness bookkeeping
+	fail  string
+	// liveness: per VIP, when it was last seen without an announcer after the faults
+	// stopped (heal when it never was)
+	darkSince map[netip.Addr]time.Duration
+	recovered time.Duration
 	bound     time.Duration
-	recovered time.Duration // when the VIP was last seen dark (or heal)
 }
 
 func (w *simWorld) after(d time.Duration, fn func()) {
@@ -158,9 +203,10 @@ func (w *simWorld) run() {
 	}
 }
 
-func (w *simWorld) logf(format string, args ...any) {
-	w.trace.add(w.now, format, args)
-}
+// simMaxSteps bounds one run.
+const simMaxSteps = 2_000_000
+
+func (w *simWorld) logf(format string, args ...any) { w.trace.add(w.now, format, args) }
 
 func (w *simWorld) violate(format string, args ...any) {
 	if w.fail == "" {
@@ -175,80 +221,85 @@ func (w *simWorld) uniform(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(w.rng.Int64N(int64(hi-lo)))
 }
 
-func (w *simWorld) chance(p float64) bool { return w.rng.Float64() < p }
+func (w *simWorld) chance(p float64) bool { return !w.healed && w.rng.Float64() < p }
 
-// netDelay is one network+server leg. Under faults some legs are long enough to outlast
-// the caller's timeout: the write then lands after the shell reported a timeout.
-func (w *simWorld) netDelay(timeout time.Duration) time.Duration {
-	switch {
-	case w.healed:
-		return w.uniform(time.Millisecond, simCalmDelay)
-	case w.now < w.apiSlowUntil || w.chance(0.08):
-		return w.uniform(0, timeout*3/2)
+// netDelay is one network+server leg. Under faults some legs outlast the caller's timeout
+// (the write lands after the shell reported a timeout), and a slow API server adds its
+// latency to every leg, as a slow etcd does to every request.
+func (w *simWorld) netDelay() time.Duration {
+	d := w.uniform(time.Millisecond, 20*time.Millisecond)
+	if w.healed {
+		return d
 	}
-	return w.uniform(time.Millisecond, 30*time.Millisecond)
+	if w.now < w.apiSlowUntil {
+		d += w.uniform(w.slowBy/2, w.slowBy)
+	}
+	if w.chance(0.05) {
+		d += w.uniform(0, 3*w.cfg.RetryPeriod)
+	}
+	return d
 }
 
-const simCalmDelay = 20 * time.Millisecond
-
-// simMaxSteps bounds one run; a run takes a few hundred steps per virtual minute.
-const simMaxSteps = 200_000
-
-// changed tells every node's informer about the store's new state.
-func (w *simWorld) changed() {
-	rec, _ := w.store.current()
+// changed tells every node's informer about a record's new state.
+func (w *simWorld) changed(r Ref) {
+	rec, _ := w.store.get(r)
+	rv := fmt.Sprint(w.store.rev)
 	for _, n := range w.nodes {
-		if !w.healed && (n.cut() || w.chance(0.05)) {
-			continue // a dropped watch event
+		if n.cut() || w.chance(0.03) {
+			n.missed = true // a dropped watch event: the informer relists later
+			continue
 		}
-		d := w.uniform(time.Millisecond, 40*time.Millisecond)
-		if !w.healed && w.chance(0.1) {
-			d = w.uniform(0, 3*time.Second) // a slow informer: arrives out of order
+		d := w.uniform(time.Millisecond, 30*time.Millisecond)
+		if w.chance(0.1) {
+			d = w.uniform(0, 3*time.Second) // a slow informer
 		}
-		n.observeAfter(d, rec)
+		n.observeAfter(d, r, rec, rv)
 	}
 }
 
-// activeAnnouncers lists the nodes whose address is up now (kernel lifetime included).
-func (w *simWorld) activeAnnouncers() []*simNode {
+// activeAnnouncers lists, for ip, the nodes whose kernel holds the address now.
+func (w *simWorld) activeAnnouncers(ip netip.Addr) []*simNode {
 	var act []*simNode
 	for _, n := range w.nodes {
-		if n.ann && w.now < n.annExpire {
+		if a, ok := n.addrs[ip]; ok && w.now < a {
 			act = append(act, n)
 		}
 	}
 	return act
 }
 
-func (w *simWorld) checkSafety() {
-	if act := w.activeAnnouncers(); len(act) > 1 {
+func (w *simWorld) checkSafety(ip netip.Addr) {
+	if act := w.activeAnnouncers(ip); len(act) > 1 {
 		var ids []string
 		for _, n := range act {
-			ids = append(ids, fmt.Sprintf("%s(until %.3f)", n.id, n.annExpire.Seconds()))
+			ids = append(ids, fmt.Sprintf("%s(until %.3f)", n.id, n.addrs[ip].Seconds()))
 		}
-		w.violate("two nodes announce at once: %s", strings.Join(ids, ", "))
+		w.violate("two nodes announce %s: %s", ip, strings.Join(ids, ", "))
 	}
 }
 
-// simStats counts what runs exercised, to show the model is not vacuous.
+// simStats counts what the runs exercised, to show the model is not vacuous.
 type simStats struct {
-	steps, takeovers, lateLandings, writes int
-	stepDowns                              map[string]int
-	results                                map[ErrClass]int
+	steps, installs, takeovers, lateLandings, writes, revokes int
+	refusals, removeFails, adminDeletes, sweepFails        int
+	ops                                                    map[string]int
 }
 
 func (s *simStats) add(o simStats) {
 	s.steps += o.steps
+	s.installs += o.installs
 	s.takeovers += o.takeovers
 	s.lateLandings += o.lateLandings
 	s.writes += o.writes
-	if s.stepDowns == nil {
-		s.stepDowns, s.results = map[string]int{}, map[ErrClass]int{}
+	s.revokes += o.revokes
+	s.refusals += o.refusals
+	s.removeFails += o.removeFails
+	s.adminDeletes += o.adminDeletes
+	s.sweepFails += o.sweepFails
+	if s.ops == nil {
+		s.ops = map[string]int{}
 	}
-	for k, v := range o.stepDowns {
-		s.stepDowns[k] += v
-	}
-	for k, v := range o.results {
-		s.results[k] += v
+	for k, v := range o.ops {
+		s.ops[k] += v
 	}
 }

@@ -2,30 +2,69 @@ package election
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 )
 
-// Record is what the shell read from the Lease, or Exists=false when there is none.
-type Record struct {
-	Exists      bool
-	Holder      string // "" = released
-	RV          string // resourceVersion: compared for equality only, never ordered
-	Transitions int32
-	// Token is the write token stored with the Lease by the last Create, Acquire or Renew
-	// (Write.Token). It lets the core recognise its own write after a timeout; "" if the
-	// shell does not round-trip tokens, which is safe but forgoes keeping such writes.
-	Token string
+// Kind says which of the two kinds of record a Ref names.
+type Kind int
+
+// The record kinds.
+const (
+	KindVIP  Kind = iota + 1 // a VIP's ownership record (its Lease)
+	KindNode                 // a node's presence record (its node Lease)
+)
+
+// Ref names one record: a VIP's ownership record, or a node's presence record.
+type Ref struct {
+	Kind Kind
+	VIP  netip.Addr // KindVIP
+	Node string     // KindNode
 }
 
-// String is a short form for logs and traces: "absent", "rv=7 holder=node-a".
+// VIPRef and NodeRef build Refs.
+func VIPRef(ip netip.Addr) Ref  { return Ref{Kind: KindVIP, VIP: ip} }
+func NodeRef(node string) Ref   { return Ref{Kind: KindNode, Node: node} }
+func (r Ref) String() string {
+	if r.Kind == KindNode {
+		return "node/" + r.Node
+	}
+	return "vip/" + r.VIP.String()
+}
+
+// Record is what the shell read of a record, or Exists=false when there is none.
+type Record struct {
+	Exists bool
+	// Holder: for a VIP, the announcing node ("" = released); for a node's presence, the
+	// node while its incarnation lives, "" once the incarnation was revoked or resigned.
+	Holder string
+	// Incarnation: the holder's incarnation (VIP), or the incarnation that lives or was
+	// revoked (node).
+	Incarnation string
+	RV          string // resourceVersion: compared for equality only, never ordered
+	Transitions int32
+	// Token is the write token of the last write that set it (presence writes only), so a
+	// node whose write timed out can tell on re-reading whether that very write landed.
+	Token string
+	// Terminating: a deletion was requested (deletionTimestamp); the record stays while
+	// the held finalizer is on it.
+	Terminating bool
+}
+
+// String is a short form for logs and traces: "absent", "rv=7 holder=b/i3".
 func (r Record) String() string {
 	if !r.Exists {
 		return "absent"
 	}
-	return fmt.Sprintf("rv=%s holder=%s", r.RV, r.Holder)
+	s := fmt.Sprintf("rv=%s holder=%s/%s", r.RV, r.Holder, r.Incarnation)
+	if r.Terminating {
+		s += " terminating"
+	}
+	return s
 }
 
-func (r Record) names(id string) bool { return r.Exists && r.Holder == id }
+// revoked reports a presence record whose incarnation has ended.
+func (r Record) revoked() bool { return r.Exists && r.Holder == "" }
 
 // ErrClass is how the shell classifies the outcome of a read or write.
 type ErrClass int
@@ -33,10 +72,10 @@ type ErrClass int
 // The error classes, from lease.Classify.
 const (
 	ClassNone      ErrClass = iota // success
-	ClassConflict                  // 409: the resourceVersion moved (or the Lease exists, on Create)
+	ClassConflict                  // 409, or a renewal whose test failed (422): the record moved on
 	ClassTransient                 // timeouts, 5xx, 429, refused: the write may or may not have landed
 	ClassPermanent                 // 400, 401, 403, 422: not applied; a configuration error
-	ClassNotFound                  // 404: the Lease does not exist
+	ClassNotFound                  // 404: the record (or its namespace) does not exist
 )
 
 var classNames = [...]string{"none", "conflict", "transient", "permanent", "notfound"}
@@ -48,19 +87,29 @@ func (c ErrClass) String() string {
 	return classNames[c]
 }
 
-// Op is the kind of Lease write.
+// Op is the kind of write.
 type Op int
 
-// The write operations. The zero Op is invalid.
+// The write operations. The zero Op is invalid. On a VIP record:
+//   - Create: the record held by us (with the held finalizer); fails if it exists.
+//   - Acquire: CAS on Base.RV: holder := us with our incarnation, finalizer on.
+//   - Release: CAS on Base.RV: holder := "", finalizer off (a terminating record is then gone).
+//   - Delete: delete with a resourceVersion precondition (after Release).
+//
+// On our own presence record: Create and Acquire register our incarnation (Acquire by CAS
+// on Base.RV); Renew is a patch conditioned on holder and incarnation (no resourceVersion,
+// so renewals may overlap); Release resigns our incarnation (same condition). On a peer's
+// presence record: Revoke, a CAS on Base.RV that ends its incarnation.
 const (
-	OpCreate  Op = iota + 1 // create the Lease held by us (fails if it exists)
-	OpAcquire               // CAS: holder := us, acquireTime, leaseTransitions+1 if the holder changes
-	OpRenew                 // CAS: holder := us (already us), renewTime
-	OpRelease               // CAS: holder := ""
-	OpDelete                // delete with a resourceVersion precondition
+	OpCreate Op = iota + 1
+	OpAcquire
+	OpRenew
+	OpRelease
+	OpDelete
+	OpRevoke
 )
 
-var opNames = [...]string{"", "create", "acquire", "renew", "release", "delete"}
+var opNames = [...]string{"", "create", "acquire", "renew", "release", "delete", "revoke"}
 
 func (o Op) String() string {
 	if o <= 0 || int(o) >= len(opNames) {
@@ -69,115 +118,139 @@ func (o Op) String() string {
 	return opNames[o]
 }
 
-// setsHolder reports whether a write of this kind makes us the holder.
-func (o Op) setsHolder() bool { return o == OpCreate || o == OpAcquire || o == OpRenew }
-
-// State is the elector's coarse state, for metrics and logs.
-type State int
-
-// The states.
-const (
-	StateIdle      State = iota // not a candidate: not eligible, or the VIP is not wanted
-	StateCandidate              // eligible and wanted, not announcing
-	StateLeader                 // announcing, within its deadline
-	StateStopping               // StopRequested, release in progress
-	StateStopped                // Stopped was emitted; Step does nothing any more
-)
-
-var stateNames = [...]string{"idle", "candidate", "leader", "stopping", "stopped"}
-
-func (s State) String() string {
-	if s < 0 || int(s) >= len(stateNames) {
-		return fmt.Sprintf("State(%d)", int(s))
-	}
-	return stateNames[s]
-}
-
 // Event is an input to Step. Events are named in the past tense.
 type Event interface{ event() }
 
-// Observed is a Lease state from the informer. It may be stale or out of order.
-type Observed struct{ Record Record }
+// Observed is a record from the informer. It may be stale; the shell never delivers a record
+// older than one it delivered before for the same Ref.
+type Observed struct {
+	Ref    Ref
+	Record Record
+}
 
-// EligibilityChanged says whether this node is a candidate for the VIP (Eligible), whether
-// any Service still wants the VIP (Wanted) and this node's 0-based rendezvous rank. Ahead,
-// if set, names the candidates ranked before this node (len(Ahead) == Rank): when a Lease
-// is released, its releaser is not counted, so the best-ranked remaining node takes it at
-// once.
-type EligibilityChanged struct {
-	Eligible bool
+// WantChanged says what the Services want of one VIP: whether any Service wants it, whether
+// this node is a candidate, and this node's 0-based rendezvous rank. Ahead names the
+// candidates ranked before this node (len(Ahead) == Rank).
+type WantChanged struct {
+	VIP netip.Addr
+	Want
+}
+
+// Want is what this node should do about one VIP.
+type Want struct {
 	Wanted   bool
+	Eligible bool
 	Rank     int
 	Ahead    []string
 }
 
-// WriteDone reports the outcome of Write ID. Record is the Lease as the API returned it
-// when Class is ClassNone.
+// WriteDone reports the outcome of Write ID. Record is the record as the API returned it
+// when Class is ClassNone. Took is how long the request took (the shell's measurement).
 type WriteDone struct {
 	ID     uint64
 	Record Record
 	Class  ErrClass
+	Took   time.Duration
 }
 
-// ReadDone reports the outcome of Read ID. ClassNotFound means the Lease does not exist.
+// ReadDone reports the outcome of Read ID. ClassNotFound means the record does not exist.
 type ReadDone struct {
 	ID     uint64
 	Record Record
 	Class  ErrClass
+	Took   time.Duration
 }
+
+// PlaneDone reports the outcome of an Install or Uninstall of one VIP.
+type PlaneDone struct {
+	VIP     netip.Addr
+	Install bool // the action was Install (else Uninstall)
+	Class   PlaneClass
+}
+
+// PlaneClass classifies a data-plane outcome.
+type PlaneClass int
+
+// The data-plane classes.
+const (
+	PlaneOK        PlaneClass = iota
+	PlaneTransient            // a kernel call failed; worth retrying soon
+	PlaneRefused              // the node cannot carry the VIP here (foreign address, no interface): give it up
+)
+
+// Swept reports the start-up sweep (removing every VIP an earlier process left): OK false
+// means some address may still be up, for at most RenewDeadline + slack + lateness.
+type Swept struct{ OK bool }
 
 // Ticked is sent at or after NextWake (extra ticks are harmless).
 type Ticked struct{}
 
-// StopRequested asks the elector to withdraw, release and stop (SIGTERM).
+// StopRequested asks the node to withdraw, release and stop (SIGTERM).
 type StopRequested struct{}
 
-func (Observed) event()           {}
-func (EligibilityChanged) event() {}
-func (WriteDone) event()          {}
-func (ReadDone) event()           {}
-func (Ticked) event()             {}
-func (StopRequested) event()      {}
+func (Observed) event()      {}
+func (WantChanged) event()   {}
+func (WriteDone) event()     {}
+func (ReadDone) event()      {}
+func (PlaneDone) event()     {}
+func (Swept) event()         {}
+func (Ticked) event()        {}
+func (StopRequested) event() {}
 
 // Action is an output of Step, to be executed in order. Actions are imperative.
 type Action interface{ action() }
 
-// Write asks for one compare-and-swap write of the Lease, conditioned on Base.RV (Create:
-// on the Lease not existing), bounded by Timeout. Create, Acquire and Renew store Token
-// with the Lease (and return it in Records). Report the outcome with WriteDone{ID}.
+// Write asks for one write of Ref, bounded by Timeout, reported with WriteDone{ID}. Base is
+// the record a CAS is conditioned on (its RV). Incarnation is ours (written as holder
+// incarnation); Token, if set, is stored with the record. Reason says why, for humans
+// (AnnotationTransition on VIP records).
 type Write struct {
-	ID      uint64
-	Op      Op
-	Base    Record
-	Token   string
-	Timeout time.Duration
+	ID          uint64
+	Ref         Ref
+	Op          Op
+	Base        Record
+	Incarnation string
+	Token       string
+	Reason      string
+	Timeout     time.Duration
 }
 
-// Read asks for one linearizable read of the Lease (a GET from the API server, not the
-// informer cache), bounded by Timeout. Report it with ReadDone{ID}.
+// Read asks for one linearizable read of Ref (a GET from the API server, not the informer
+// cache), bounded by Timeout. Report it with ReadDone{ID}.
 type Read struct {
 	ID      uint64
+	Ref     Ref
 	Timeout time.Duration
 }
 
-// Announce puts (or refreshes) the VIP. The data plane must make the address expire by
-// itself at or before Until (kernel valid_lft, rounded down).
-type Announce struct{ Until time.Time }
+// Install puts (or refreshes) the VIP. The data plane must make the address expire by
+// itself at or before Until. Report the outcome with PlaneDone before the next action.
+type Install struct {
+	VIP   netip.Addr
+	Until time.Time
+}
 
-// Withdraw removes the VIP now, before any later action runs. Reason is one of a small
-// fixed set (it is a metric label).
-type Withdraw struct{ Reason string }
+// Uninstall removes the VIP now. Reason is one of a small fixed set (a metric label).
+// Report the outcome with PlaneDone before the next action.
+type Uninstall struct {
+	VIP    netip.Addr
+	Reason string
+}
+
+// Sweep asks the shell to retry the start-up sweep and report Swept.
+type Sweep struct{}
 
 // Stopped is the last action; after it Step does nothing.
 type Stopped struct{}
 
-func (Write) action()    {}
-func (Read) action()     {}
-func (Announce) action() {}
-func (Withdraw) action() {}
-func (Stopped) action()  {}
+func (Write) action()     {}
+func (Read) action()      {}
+func (Install) action()   {}
+func (Uninstall) action() {}
+func (Sweep) action()     {}
+func (Stopped) action()   {}
 
-// Withdraw reasons.
+// Withdrawal reasons (Uninstall.Reason).
 const (
 	ReasonDeadline    = "renew deadline passed"
 	ReasonLost        = "lease held by another node"
@@ -186,4 +259,7 @@ const (
 	ReasonNotWanted   = "not wanted"
 	ReasonStopping    = "stopping"
 	ReasonClockJump   = "clock stepped back"
+	ReasonIncarnation = "incarnation ended"
+	ReasonRefused     = "cannot install here"
+	ReasonRetry       = "retrying removal"
 )

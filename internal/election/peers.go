@@ -1,0 +1,237 @@
+package election
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// peer is what this node knows of another node's presence record.
+type peer struct {
+	name  string
+	view  Record
+	known bool
+	since time.Time // core time the view's version (Exists, RV) was first seen
+	// revoked lists incarnations of the peer seen revoked, from any source. That an
+	// incarnation was revoked is a fact that never goes stale.
+	revoked []revokedInc
+	// auth is the newest answer of the API server itself about the record, and authSeq
+	// the node's event count when that request was issued: it is at least as new as
+	// anything this node learned before authSeq.
+	auth    Record
+	authSeq uint64
+	hasAuth bool
+	deadRV  string    // a Conflict proved this version superseded (wait for the informer)
+	deadAt  time.Time //
+	busy    uint64    // revoke or read in flight (0: none)
+	fails   int
+	notAft  time.Time
+}
+
+type revokedInc struct {
+	inc string
+	at  time.Time // core time this node learned it
+}
+
+// maxRevoked bounds the revoked incarnations remembered per peer.
+const maxRevoked = 8
+
+func (n *Node) peerOf(name string, t time.Time) *peer {
+	p := n.peers[name]
+	if p == nil {
+		// Never seen: as far as we know it has no record, since now.
+		p = &peer{name: name, known: true, since: t}
+		n.peers[name] = p
+	}
+	return p
+}
+
+// seePeer takes in a record of the peer's presence. The wait restarts whenever the version
+// changes: versions are compared for equality only.
+func (n *Node) seePeer(t time.Time, p *peer, rec Record) {
+	if !p.known || rec.Exists != p.view.Exists || rec.RV != p.view.RV {
+		p.since = t
+		n.sched.markPeer(p.name)
+		n.markHeldBy(p.name)
+	}
+	p.view, p.known = rec, true
+	if rec.revoked() && rec.Incarnation != "" && !p.isRevoked(rec.Incarnation) {
+		if len(p.revoked) == maxRevoked {
+			p.revoked = slices.Delete(p.revoked, 0, 1)
+		}
+		p.revoked = append(p.revoked, revokedInc{inc: rec.Incarnation, at: t})
+		n.markHeldBy(p.name)
+	}
+}
+
+func (p *peer) isRevoked(inc string) bool {
+	return slices.ContainsFunc(p.revoked, func(r revokedInc) bool { return r.inc == inc })
+}
+
+func (p *peer) revokedAt(inc string) (time.Time, bool) {
+	for _, r := range p.revoked {
+		if r.inc == inc {
+			return r.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// live reports whether the peer's presence stands in our view: a record naming it that we
+// have not seen unchanged for LeaseDuration. Only rank and spread depend on it, never safety.
+func (n *Node) peerLive(name string, t time.Time) bool {
+	if name == n.cfg.Identity {
+		return n.self.live(t) && !n.stopping
+	}
+	p := n.peers[name]
+	return p != nil && p.view.Exists && p.view.Holder == name && t.Before(p.since.Add(n.cfg.LeaseDuration))
+}
+
+// expiresAt is when a peer's current record, unchanged, may be revoked.
+func (n *Node) expiresAt(p *peer) time.Time { return p.since.Add(n.cfg.LeaseDuration) }
+
+func (n *Node) markHeldBy(name string) {
+	for ip := range n.byHolder[name] {
+		n.sched.markVIP(ip)
+	}
+}
+
+// holderDead reports whether the incarnation named by v's record is over, and since when
+// (core time, for the spread). Evidence: a presence record of the holder revoked with that
+// very incarnation (from any source); or an answer of the API server, asked after v's
+// record was learned, showing the holder's presence revoked or, for LeaseDuration, absent.
+// An incarnation claims VIPs only after its registration landed, so such an answer saw
+// every incarnation that could have written v's record either revoked or superseded.
+func (n *Node) holderDead(v *vip, t time.Time) (time.Time, bool) {
+	p := n.peers[v.view.Holder]
+	if p == nil {
+		return time.Time{}, false
+	}
+	if at, ok := p.revokedAt(v.view.Incarnation); ok {
+		return at, true
+	}
+	if !p.hasAuth || p.authSeq <= v.viewSeq {
+		return time.Time{}, false
+	}
+	switch {
+	case p.auth.revoked():
+		return p.since, true
+	case !p.auth.Exists && !p.view.Exists && !t.Before(n.expiresAt(p)):
+		return n.expiresAt(p), true
+	}
+	return time.Time{}, false
+}
+
+// planPeer decides what this node does about one peer on behalf of the VIPs it holds that
+// we would take over: revoke its presence once it stood still for LeaseDuration, or ask the
+// API server about it when only an authoritative answer can prove its VIPs free.
+func (n *Node) planPeer(t time.Time, p *peer, out []Action) []Action {
+	rank, seq, ok := n.interest(p, t)
+	if !ok || p.busy != 0 || n.stopping {
+		return out
+	}
+	if p.deadRV != "" && p.view.RV == p.deadRV {
+		if fb := p.deadAt.Add(n.readFallback()); t.Before(fb) {
+			n.sched.wakePeer(p.name, fb)
+			return out
+		}
+		return n.issueRead(t, NodeRef(p.name), out)
+	}
+	if t.Before(p.notAft) {
+		n.sched.wakePeer(p.name, p.notAft)
+		return out
+	}
+	switch {
+	case p.view.revoked(), !p.view.Exists:
+		if p.hasAuth && p.authSeq > seq && (p.auth.revoked() || !p.auth.Exists) {
+			if !p.view.Exists && t.Before(n.expiresAt(p)) {
+				n.sched.wakePeer(p.name, n.expiresAt(p))
+			}
+			return out // the answer we have covers every VIP (see holderDead)
+		}
+		return n.issueRead(t, NodeRef(p.name), out)
+	}
+	at := n.expiresAt(p).Add(time.Duration(rank) * n.cfg.SpreadDelay)
+	if t.Before(at) {
+		n.sched.wakePeer(p.name, at)
+		return out
+	}
+	return n.issueRevoke(t, p, out)
+}
+
+// interest is, over the VIPs the peer's records hold that we would take, our best
+// effective rank and the newest event count at which one of their views was learned.
+func (n *Node) interest(p *peer, t time.Time) (rank int, seq uint64, ok bool) {
+	rank = -1
+	for ip := range n.byHolder[p.name] {
+		v := n.vips[ip]
+		if v == nil || !n.wantsLead(v, t) || !n.self.registered {
+			continue
+		}
+		if _, dead := n.holderDead(v, t); dead {
+			continue
+		}
+		if r := n.effRank(v, t); rank < 0 || r < rank {
+			rank = r
+		}
+		seq = max(seq, v.viewSeq)
+	}
+	return rank, seq, rank >= 0
+}
+
+// readFallback is how long a node waits for the informer to deliver the record that a
+// Conflict announced before it reads it itself.
+func (n *Node) readFallback() time.Duration { return 2 * n.cfg.RetryPeriod }
+
+func (n *Node) issueRevoke(t time.Time, p *peer, out []Action) []Action {
+	a := n.newAttempt(t, NodeRef(p.name), true, OpRevoke, p.view)
+	p.busy = a.id
+	return append(out, Write{ID: a.id, Ref: a.ref, Op: OpRevoke, Base: a.base, Incarnation: n.self.inc,
+		Reason: "presence not renewed for " + n.cfg.LeaseDuration.String(), Timeout: n.attemptTimeout()})
+}
+
+// onPeerResult handles the answer to a revoke or read of a peer's presence record.
+func (n *Node) onPeerResult(t time.Time, a *attempt, rec Record, class ErrClass) {
+	p := n.peerOf(a.ref.Node, t)
+	p.busy = 0
+	switch class {
+	case ClassNone, ClassNotFound:
+		if class == ClassNotFound {
+			rec = Record{}
+		}
+		p.fails, p.notAft, p.deadRV = 0, time.Time{}, ""
+		n.seePeer(t, p, rec)
+		if a.seq > p.authSeq || !p.hasAuth {
+			p.auth, p.authSeq, p.hasAuth = rec, a.seq, true
+			n.markHeldBy(p.name)
+		}
+	case ClassConflict:
+		p.deadRV, p.deadAt = a.base.RV, t // the peer renewed: its new version is on its way
+	default:
+		p.fails++
+		p.notAft = t.Add(n.backoff(p.fails, ClassPermanent))
+	}
+	n.sched.markPeer(p.name)
+}
+
+// forgetVIPHolder and indexHolder keep byHolder in step with the VIP views.
+func (n *Node) indexHolder(ip netip.Addr, old, cur string) {
+	if old == cur {
+		return
+	}
+	if old != "" {
+		delete(n.byHolder[old], ip)
+		if len(n.byHolder[old]) == 0 {
+			delete(n.byHolder, old)
+		}
+	}
+	if cur != "" {
+		if n.byHolder[cur] == nil {
+			n.byHolder[cur] = map[netip.Addr]struct{}{}
+		}
+		n.byHolder[cur][ip] = struct{}{}
+		if cur != n.cfg.Identity {
+			n.sched.markPeer(cur)
+		}
+	}
+}
