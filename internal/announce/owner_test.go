@@ -58,7 +58,7 @@ func TestOwns_OnlyMarkedHostAddresses(t *testing.T) {
 		{name: "old kernel: our metric, permanent", m: oldKernel, a: ka("198.51.100.7/32", 0, m, "", v4, forever)},
 		{name: "old kernel: our metric, prefix route", m: oldKernel, a: ka("198.51.100.7/32", 0, m, "", 0, 10)},
 		{name: "old kernel: /128 with our metric and DAD", m: oldKernel, a: ka("2001:db8::7/128", 0, m, "", v4, 10)},
-		{name: "old kernel: another metric", m: oldKernel, a: ka("198.51.100.7/32", 0, m + 1, "", v4, 10)},
+		{name: "old kernel: another metric", m: oldKernel, a: ka("198.51.100.7/32", 0, m+1, "", v4, 10)},
 		{name: "old kernel: vip-shaped /128 without metric", m: oldKernel, a: ka("2001:db8::7/128", 0, 0, "", v6, 10)},
 		{name: "old kernel: labelled /32 of an earlier vipkeeper", m: oldKernel, a: ka("198.51.100.7/32", 0, 0, "eth0:vk", 0, 10), want: true},
 		{name: "old kernel: labelled but permanent", m: oldKernel, a: ka("198.51.100.7/32", 0, 0, "eth0:vk", 0, forever)},
