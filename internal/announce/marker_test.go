@@ -3,6 +3,7 @@ package announce
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,8 +97,8 @@ func TestAdd_AForeignCopyOnTheSameLongInterfaceIsRefusedByName(t *testing.T) {
 	l.ip("-n", l.node, "addr", "add", "203.0.113.140/32", "dev", longIface)
 	a := oldKernel(l.announcer(Config{}))
 	err := a.Add(t.Context(), hold("203.0.113.140", time.Minute))
-	if !errors.Is(err, ErrNotOwned) {
-		t.Fatalf("Add over a foreign copy = %v, want it refused", err)
+	if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), longIface) {
+		t.Fatalf("Add over a foreign copy = %v, want ErrForeign naming %s", err, longIface)
 	}
 }
 
