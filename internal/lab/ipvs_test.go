@@ -3,11 +3,8 @@ package lab
 import (
 	"context"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vipkeeper/vipkeeper/internal/announce"
 	"github.com/vipkeeper/vipkeeper/internal/app"
@@ -88,7 +85,8 @@ func TestIPVS_WithStrictARPOneNodeAnswersAndSIGTERMHandsOver(t *testing.T) {
 	if err := n.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitNodeEvent(t, l, n.Name(), app.ReasonARPNotStrict, "arp_ignore is 0 on eth0")
+	// Node Events live in ServiceNamespace (default) too, named after the node.
+	waitEvent(t, l, n.Name(), app.ReasonARPNotStrict, "arp_ignore is 0 on eth0")
 }
 
 // successor finds the first node other than old that answered alone, for stableFor, after
@@ -115,32 +113,5 @@ func restartForLab(t *testing.T, l *Lab, n *Node) {
 	defer cancel()
 	if err := l.WaitReady(ctx); err != nil {
 		t.Errorf("lab daemons after restarting %s: %v", n.Name(), err)
-	}
-}
-
-// waitNodeEvent waits for a Warning Event with reason on the Node node whose message
-// contains msg.
-func waitNodeEvent(t *testing.T, l *Lab, node, reason, msg string) {
-	t.Helper()
-	var seen []string
-	ok := waitUntil(t, settleLimit, func() bool {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		defer cancel()
-		evs, err := l.Admin().CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{
-			FieldSelector: "involvedObject.kind=Node,involvedObject.name=" + node})
-		if err != nil {
-			return false
-		}
-		seen = seen[:0]
-		for _, e := range evs.Items {
-			seen = append(seen, e.Reason+": "+e.Message)
-			if e.Reason == reason && e.Type == "Warning" && strings.Contains(e.Message, msg) {
-				return true
-			}
-		}
-		return false
-	})
-	if !ok {
-		t.Errorf("node %s: no %s event containing %q; events: %q", node, reason, msg, seen)
 	}
 }
