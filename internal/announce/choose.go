@@ -29,11 +29,11 @@ func (a *Announcer) linkFor(ip netip.Addr, allowed []string, addrs []kaddr) (lin
 	}
 	match := func(int) bool { return true }
 	if len(allowed) > 0 {
-		names, err := a.namesByIndex()
-		if err != nil {
+		if err := checkPatterns(allowed); err != nil {
 			return link{}, err
 		}
-		if err := checkPatterns(allowed); err != nil {
+		names, err := a.namesByIndex()
+		if err != nil {
 			return link{}, err
 		}
 		match = func(index int) bool { return matchesAny(names[index], allowed) }
