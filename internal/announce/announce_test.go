@@ -97,8 +97,11 @@ func TestAdd_RefusesAnAddressThatIsNotOwned(t *testing.T) {
 	l.ip("-n", l.node, "addr", "add", "198.51.100.99/32", "dev", "eth0")
 	a := l.announcer(Config{})
 	err := a.Add(t.Context(), hold("198.51.100.99", time.Minute))
-	if !errors.Is(err, ErrNotOwned) {
-		t.Fatalf("Add = %v, want ErrNotOwned", err)
+	if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), "eth0") {
+		t.Fatalf("Add = %v, want ErrForeign naming eth0", err)
+	}
+	if err := a.CanCarry(addr("198.51.100.99")); !errors.Is(err, ErrForeign) {
+		t.Errorf("CanCarry = %v, want ErrForeign: this node cannot carry it", err)
 	}
 	got := l.nodeAddrs()
 	if i := indexOf(got, "198.51.100.99/32"); i < 0 || got[i].Valid != -1 {

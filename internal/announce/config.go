@@ -1,7 +1,6 @@
 package announce
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -24,15 +23,6 @@ const (
 	// switch or client that missed the burst (metallb#584, cilium#48626)
 	// learns within half a minute without flooding the segment.
 	DefaultRefreshInterval = 30 * time.Second
-)
-
-// Sentinel errors; test with errors.Is.
-var (
-	ErrClosed      = errors.New("announcer closed")
-	ErrExpired     = errors.New("deadline less than one second away")
-	ErrInvalidVIP  = errors.New("not a global unicast address")
-	ErrNotOwned    = errors.New("address already present and not owned by vipkeeper")
-	ErrNoInterface = errors.New("no interface covers the vip")
 )
 
 // Config configures an Announcer. The zero value is valid.
@@ -66,6 +56,11 @@ type Config struct {
 type Address struct {
 	IP    netip.Addr
 	Until time.Time
+	// Interfaces, if not empty, overrides Config.Interface for this VIP: interface names
+	// or path.Match patterns ("eth*", "enp*s0f[01]") that may carry it. One plain name is
+	// used as it is; otherwise the matching interface whose connected network covers the
+	// VIP is chosen.
+	Interfaces []string
 }
 
 // withDefaults fills zero fields.

@@ -3,49 +3,75 @@
 //
 // # Invariant
 //
-// A VIP is on an interface only with a finite kernel lifetime that ends no
-// later than the Until its holder was granted, and it is announced only
-// while its address is in place. So a process that freezes or is killed
-// (SIGKILL, OOM) loses its VIPs on its own: the kernel removes them when the
-// lifetime runs out, and the kernel, which answers ARP and NDP for them,
-// stops answering. kube-vip left its VIP on the NIC after SIGKILL and two
-// nodes answered ARP for it forever (kube-vip#996); this package cannot.
+// A VIP is on an interface only with a finite kernel lifetime that the
+// kernel ends no later than the Until its holder was granted (checked after
+// each netlink call returns, see Addresses), and it is announced only while
+// its address is in place. So a process that freezes or is killed (SIGKILL,
+// OOM) loses its VIPs on its own: the kernel removes them when the lifetime
+// runs out, and the kernel, which answers ARP and NDP for them, stops
+// answering. kube-vip left its VIP on the NIC after SIGKILL and two nodes
+// answered ARP for it forever (kube-vip#996); this package cannot. Every
+// address it installs it recognises afterwards as its own, on every kernel
+// it runs on, and it never touches an address it does not own.
 //
 // # Addresses
 //
-// Each VIP is a /32 (IPv4) or a /128 with IFA_F_NODAD and
-// IFA_F_NOPREFIXROUTE (IPv6), scope global, with valid_lft = preferred_lft =
-// floor(Until - now) in whole seconds, computed right before the netlink
-// call. With less than one second left the address is removed instead.
-// Every refresh (Add for a held VIP, Set) replaces the lifetimes
-// (RTM_NEWADDR with NLM_F_REPLACE). The kernel checks lifetimes from a
-// timer that may fire up to about one second late
-// (ADDRCONF_TIMER_FUZZ_MAX in net/ipv4/devinet.c and net/ipv6/addrconf.c),
-// so the address disappears between Until-1s and Until+1s; the election's
-// margin LeaseDuration - RenewDeadline must cover that second. Announcing
-// stops at install time + lifetime, which is never after Until.
+// Each VIP is a /32 or /128, scope global, with IFA_F_NOPREFIXROUTE (and
+// IFA_F_NODAD for IPv6), and valid_lft = preferred_lft = floor(Until - now)
+// in whole seconds, computed right before the netlink call. The kernel
+// counts from when it handles the call, so if the call returns too late for
+// the lifetime it carried, the address is sent again with the shorter
+// lifetime left, and removed (ErrExpired) after three slow calls or with less
+// than a second left. Every refresh (Add for a held VIP, Set) replaces the
+// lifetimes (RTM_NEWADDR with NLM_F_REPLACE). How late the kernel itself may
+// remove an expired address is in docs/dataplane.md. Announcing stops at
+// install time + lifetime, which is never after Until.
 //
 // # Ownership
 //
-// Owned addresses carry IFA_PROTO = Config.Protocol (default 0x56, 'V';
-// the kernel uses 1-3 for its own). IPv4 VIPs are also labelled
-// "<ifname>:vk" when that fits in 15 characters, which makes them visible
-// in `ip addr` and identifies them on kernels older than 6.1, which drop
-// IFA_PROTO. There an IPv6 VIP is recognised by /128 + nodad +
-// noprefixroute + a finite lifetime. Only host addresses are ever owned.
+// Owned addresses carry IFA_PROTO = Config.Protocol (default 0x56, 'V') and
+// the address metric IFA_RT_PRIORITY = 0x564b0000 | Protocol. On Linux >= 6.1
+// the protocol value alone decides; before 6.1 the kernel drops IFA_PROTO and
+// the metric decides (Linux >= 4.18 keeps it, for both families), together
+// with the host prefix, noprefixroute and a finite lifetime. New refuses
+// kernels older than 4.18. The IPv4 label "<ifname>:vk" is cosmetic (it does
+// not fit names of 13+ characters); an earlier vipkeeper's labelled addresses
+// with a finite lifetime are still recognised. docs/dataplane.md says why.
 // Set, the start-up sweep (Set(ctx, nil)) and Remove delete owned addresses
-// only: the node's own addresses, and addresses other software added, are
-// never touched, and Add refuses a VIP that a foreign address already uses
-// (ErrNotOwned).
+// only. A foreign copy of a VIP on the interface that would carry it makes
+// Add fail (ErrForeign); a foreign copy on another interface (kube-proxy's
+// kube-ipvs0) does not block: the kernel keeps it and its local route.
+//
+// # Errors
+//
+// Every error names the VIP and, where one was chosen, the interface. The
+// core tells them apart with errors.Is:
+//
+//   - ErrForeign: a copy vipkeeper does not own is on the VIP's interface;
+//     permanent until that address goes away. CanCarry reports it too.
+//   - ErrCannotCarry (ErrNoInterface is one): no interface is chosen, or it
+//     is missing, down, without carrier or without IPv6: the node cannot
+//     carry the VIP until that changes.
+//   - ErrAnnounce: the first announcement failed; the address was removed
+//     again.
+//   - ErrKernel: a netlink request failed; it may succeed when retried.
+//   - ErrExpired: less than a second of the lifetime is left (the address is
+//     removed); ErrInvalidVIP, ErrClosed: caller errors.
+//
+// Remove and Set return a *RemoveError (errors.As) listing the addresses
+// that may still be on the node: a delete failed (ErrKernel), or a copy
+// vipkeeper does not recognise as its own sits where it had put the VIP
+// (ErrForeign). Until they are gone the node may still answer for them; each
+// owned one goes at the latest when its kernel lifetime ends.
 //
 // # Order of changes
 //
 // Adding is: address in place, then the first announcement, synchronously
-// in Add; if that fails the address is removed again and the error names
-// interface and address. Withdrawal removes the address first; the VIP's
-// announcements stop in the same critical section. Every send happens under
-// the lock that Remove takes, and Run verifies against a fresh address dump
-// that each address is still in place before announcing it (PureLB's check).
+// in Add; if that fails the address is removed again. Withdrawal removes the
+// address first; the VIP's announcements stop in the same critical section.
+// Every send happens under the lock that Remove takes, and Run verifies
+// against a fresh address dump that each address is still in place before
+// announcing it (PureLB's check).
 //
 // # Announcements
 //
@@ -55,35 +81,18 @@
 // target link-layer address, sourced from the VIP. After the first one, Run
 // sends BurstCount more BurstInterval apart (default 5 at 1 s), then one
 // every RefreshInterval (default 30 s) while the VIP is held, and a fresh
-// burst when the interface comes back up (netlink link updates).
+// burst when the interface comes back up (netlink link updates). The kernel
+// answers ARP and NDP requests itself; docs/dataplane.md lists the sysctls
+// that assumes, and ARPWarnings checks them beside kube-proxy's IPVS mode.
 //
 // # Interface choice
 //
-// Config.Interface if set; otherwise the interface holding an address whose
+// Address.Interfaces (names or path.Match patterns) if set, else
+// Config.Interface: one plain name is used as it is; otherwise, among the
+// allowed interfaces (all, without either), the one holding an address whose
 // prefix covers the VIP (its connected network), the most specific prefix
-// winning, then the lowest ifindex. If none covers it the error says
-// "no interface has a connected route covering <vip>; set --interface".
-//
-// # Who answers ARP and NDP
-//
-// The kernel does: with the VIP on the interface it replies to ARP requests
-// and Neighbor Solicitations itself, as for kube-vip and PureLB; vipkeeper
-// runs no responder. That assumes the defaults, or these settings:
-//
-//   - net.ipv4.conf.{all,<if>}.arp_ignore = 0 (default) or 1. 1 (reply only
-//     on the interface holding the VIP) is recommended on multi-homed nodes
-//     and is what kube-proxy's strictARP sets. 2 breaks VIPs: the sender
-//     must be in the target's subnet, and a /32 has none. 8 disables replies.
-//   - net.ipv4.conf.{all,<if>}.arp_announce = 0 (default) or 2; 2 keeps the
-//     node from using a VIP as the source of its own ARP requests.
-//   - net.ipv4.conf.<if>.arp_filter = 0 (default) or routes that send
-//     replies out of the interface holding the VIP.
-//   - net.ipv6.conf.<if>.disable_ipv6 = 0 for IPv6 VIPs;
-//     keep_addr_on_down = 0 (default) is fine: a VIP dropped when the link
-//     goes down is reinstalled by the holder's next Add.
-//   - On clients, gratuitous ARP only updates existing entries unless
-//     arp_accept = 1, and neighbour locktime (1 s) may delay an update;
-//     neither matters to the holder, which answers requests.
+// winning, then the lowest ifindex. CanCarryOn answers the same question
+// without changing anything.
 //
 // # Concurrency
 //

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
-	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -33,6 +31,7 @@ type kaddr struct {
 	label  string
 	flags  uint32
 	proto  uint8
+	metric uint32 // IFA_RT_PRIORITY, 0 if none
 	valid  uint32 // remaining valid lifetime in seconds, forever if infinite
 }
 
@@ -77,23 +76,34 @@ func (k *kernel) request(typ, flags int) *nl.NetlinkRequest {
 	return req
 }
 
-// replace creates the host address ip on link index, or updates its
-// lifetimes if it is there (NLM_F_REPLACE), marked with proto and label.
-func (k *kernel) replace(index int, ip netip.Addr, label string, proto uint8, lft uint32) error {
+// addrSpec is one VIP address as replace installs it.
+type addrSpec struct {
+	index  int
+	ip     netip.Addr
+	label  string // IPv4 only; "" for none
+	proto  uint8  // IFA_PROTO
+	metric uint32 // IFA_RT_PRIORITY
+	lft    uint32 // valid and preferred lifetime, seconds
+}
+
+// replace creates the host address of s, or updates its lifetimes if it is
+// there (NLM_F_REPLACE), marked with its proto, metric and label.
+func (k *kernel) replace(s addrSpec) error {
 	req := k.request(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
-	flags := vipFlags(ip)
-	msg := addrMsg(index, ip)
+	flags := vipFlags(s.ip)
+	msg := addrMsg(s.index, s.ip)
 	msg.Flags = uint8(flags)
 	req.AddData(msg)
-	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, ip.AsSlice()))
-	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, ip.AsSlice()))
+	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, s.ip.AsSlice()))
+	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, s.ip.AsSlice()))
 	req.AddData(nl.NewRtAttr(unix.IFA_FLAGS, nl.Uint32Attr(flags)))
-	ci := nl.IfaCacheInfo{IfaCacheinfo: unix.IfaCacheinfo{Prefered: lft, Valid: lft}}
+	ci := nl.IfaCacheInfo{IfaCacheinfo: unix.IfaCacheinfo{Prefered: s.lft, Valid: s.lft}}
 	req.AddData(nl.NewRtAttr(unix.IFA_CACHEINFO, ci.Serialize()))
-	if ip.Is4() && label != "" {
-		req.AddData(nl.NewRtAttr(unix.IFA_LABEL, nl.ZeroTerminated(label)))
+	if s.ip.Is4() && s.label != "" {
+		req.AddData(nl.NewRtAttr(unix.IFA_LABEL, nl.ZeroTerminated(s.label)))
 	}
-	req.AddData(nl.NewRtAttr(ifaProto, nl.Uint8Attr(proto)))
+	req.AddData(nl.NewRtAttr(unix.IFA_RT_PRIORITY, nl.Uint32Attr(s.metric)))
+	req.AddData(nl.NewRtAttr(ifaProto, nl.Uint8Attr(s.proto)))
 	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
 	return err
 }
@@ -135,7 +145,7 @@ func (k *kernel) list() ([]kaddr, error) {
 			break
 		}
 	}
-	return nil, fmt.Errorf("list addresses: %w", err)
+	return nil, kernelErr("list addresses", err)
 }
 
 func parseAddrs(msgs [][]byte) []kaddr {
@@ -176,6 +186,10 @@ func parseAddr(m []byte) (kaddr, bool) {
 			if len(at.Value) >= unix.SizeofIfaCacheinfo {
 				a.valid = nl.DeserializeIfaCacheInfo(at.Value).Valid
 			}
+		case unix.IFA_RT_PRIORITY:
+			if len(at.Value) == 4 {
+				a.metric = nl.NativeEndian().Uint32(at.Value)
+			}
 		case ifaProto:
 			if len(at.Value) == 1 {
 				a.proto = at.Value[0]
@@ -193,10 +207,11 @@ func parseAddr(m []byte) (kaddr, bool) {
 	return a, true
 }
 
+// linkByName looks name up; a missing interface is ErrCannotCarry.
 func (k *kernel) linkByName(name string) (link, error) {
 	l, err := k.h.LinkByName(name)
 	if err != nil {
-		return link{}, fmt.Errorf("interface %s: %w", name, err)
+		return link{}, missingLink("interface "+name, err)
 	}
 	return toLink(l), nil
 }
@@ -204,9 +219,30 @@ func (k *kernel) linkByName(name string) (link, error) {
 func (k *kernel) linkByIndex(index int) (link, error) {
 	l, err := k.h.LinkByIndex(index)
 	if err != nil {
-		return link{}, fmt.Errorf("interface #%d: %w", index, err)
+		return link{}, missingLink(fmt.Sprintf("interface #%d", index), err)
 	}
 	return toLink(l), nil
+}
+
+// links lists every interface.
+func (k *kernel) links() ([]link, error) {
+	ls, err := k.h.LinkList()
+	if err != nil {
+		return nil, kernelErr("list interfaces", err)
+	}
+	out := make([]link, len(ls))
+	for i, l := range ls {
+		out[i] = toLink(l)
+	}
+	return out, nil
+}
+
+func missingLink(what string, err error) error {
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+		return &classified{msg: what, cause: err, class: ErrCannotCarry}
+	}
+	return kernelErr(what, err)
 }
 
 func toLink(l netlink.Link) link {
@@ -220,43 +256,4 @@ func family(ip netip.Addr) int {
 		return unix.AF_INET
 	}
 	return unix.AF_INET6
-}
-
-// vipFlags are the address flags of a VIP: IPv6 VIPs skip duplicate address
-// detection (the election already decided who holds the address) and the
-// /128 prefix route (like an IPv4 /32, which gets none).
-func vipFlags(ip netip.Addr) uint32 {
-	if ip.Is4() {
-		return 0
-	}
-	return unix.IFA_F_NODAD | unix.IFA_F_NOPREFIXROUTE
-}
-
-// kernelKeepsProto reports whether the running kernel stores IFA_PROTO.
-func kernelKeepsProto() bool {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return false
-	}
-	return protoSupported(unix.ByteSliceToString(u.Release[:]))
-}
-
-// protoSupported reports whether a kernel release string ("6.18.44-foo")
-// is Linux 6.1 or later, the first with IFA_PROTO.
-func protoSupported(release string) bool {
-	major, rest, _ := strings.Cut(release, ".")
-	maj, err1 := strconv.Atoi(major)
-	minor, err2 := strconv.Atoi(leadingDigits(rest))
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return maj > 6 || (maj == 6 && minor >= 1)
-}
-
-func leadingDigits(s string) string {
-	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
-	if i < 0 {
-		return s
-	}
-	return s[:i]
 }

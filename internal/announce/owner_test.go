@@ -38,26 +38,32 @@ func TestLifetime_RoundsDownAndRefusesLessThanOneSecond(t *testing.T) {
 }
 
 func TestOwns_OnlyMarkedHostAddresses(t *testing.T) {
-	const nodad = unix.IFA_F_NODAD | unix.IFA_F_NOPREFIXROUTE
-	withProto := marker{proto: 0x56, protoOK: true}
-	oldKernel := marker{proto: 0x56}
+	const v4, v6 = unix.IFA_F_NOPREFIXROUTE, unix.IFA_F_NODAD | unix.IFA_F_NOPREFIXROUTE
+	withProto := newMarker(0x56, "6.1.0")
+	oldKernel := newMarker(0x56, "5.15.0-91-generic")
+	m := oldKernel.metric
 	for _, tc := range []struct {
 		name string
 		m    marker
 		a    kaddr
 		want bool
 	}{
-		{name: "marked /32", m: withProto, a: ka("198.51.100.7/32", 0x56, "", 0, 10), want: true},
-		{name: "marked /128", m: withProto, a: ka("2001:db8::7/128", 0x56, "", nodad, 10), want: true},
-		{name: "marked but not a host address", m: withProto, a: ka("198.51.100.0/24", 0x56, "", 0, 10)},
-		{name: "other protocol", m: withProto, a: ka("198.51.100.7/32", 0x57, "eth0:vk", 0, 10)},
-		{name: "unmarked /32 with our label on a new kernel", m: withProto, a: ka("198.51.100.7/32", 0, "eth0:vk", 0, 10)},
-		{name: "old kernel: labelled /32", m: oldKernel, a: ka("198.51.100.7/32", 0, "eth0:vk", 0, 10), want: true},
-		{name: "old kernel: unlabelled /32", m: oldKernel, a: ka("198.51.100.7/32", 0, "eth0", 0, forever)},
-		{name: "old kernel: bare suffix is no label", m: oldKernel, a: ka("198.51.100.7/32", 0, ":vk", 0, 10)},
-		{name: "old kernel: vip-shaped /128", m: oldKernel, a: ka("2001:db8::7/128", 0, "", nodad, 10), want: true},
-		{name: "old kernel: permanent /128", m: oldKernel, a: ka("2001:db8::7/128", 0, "", nodad, forever)},
-		{name: "old kernel: dhcpv6 /128", m: oldKernel, a: ka("2001:db8::7/128", 0, "", 0, 3600)},
+		{name: "marked /32", m: withProto, a: ka("198.51.100.7/32", 0x56, 0, "", 0, 10), want: true},
+		{name: "marked /128", m: withProto, a: ka("2001:db8::7/128", 0x56, 0, "", v6, 10), want: true},
+		{name: "marked but not a host address", m: withProto, a: ka("198.51.100.0/24", 0x56, m, "", v4, 10)},
+		{name: "other protocol", m: withProto, a: ka("198.51.100.7/32", 0x57, m, "eth0:vk", v4, 10)},
+		{name: "unmarked /32 with our metric and label on a new kernel", m: withProto, a: ka("198.51.100.7/32", 0, m, "eth0:vk", v4, 10)},
+		{name: "old kernel: /32 with our metric", m: oldKernel, a: ka("198.51.100.7/32", 0, m, "", v4, 10), want: true},
+		{name: "old kernel: /128 with our metric", m: oldKernel, a: ka("2001:db8::7/128", 0, m, "", v6, 10), want: true},
+		{name: "old kernel: our metric, permanent", m: oldKernel, a: ka("198.51.100.7/32", 0, m, "", v4, forever)},
+		{name: "old kernel: our metric, prefix route", m: oldKernel, a: ka("198.51.100.7/32", 0, m, "", 0, 10)},
+		{name: "old kernel: /128 with our metric and DAD", m: oldKernel, a: ka("2001:db8::7/128", 0, m, "", v4, 10)},
+		{name: "old kernel: another metric", m: oldKernel, a: ka("198.51.100.7/32", 0, m+1, "", v4, 10)},
+		{name: "old kernel: vip-shaped /128 without metric", m: oldKernel, a: ka("2001:db8::7/128", 0, 0, "", v6, 10)},
+		{name: "old kernel: labelled /32 of an earlier vipkeeper", m: oldKernel, a: ka("198.51.100.7/32", 0, 0, "eth0:vk", 0, 10), want: true},
+		{name: "old kernel: labelled but permanent", m: oldKernel, a: ka("198.51.100.7/32", 0, 0, "eth0:vk", 0, forever)},
+		{name: "old kernel: bare suffix is no label", m: oldKernel, a: ka("198.51.100.7/32", 0, 0, ":vk", 0, 10)},
+		{name: "old kernel: dhcpv6 /128", m: oldKernel, a: ka("2001:db8::7/128", 0, 0, "", 0, 3600)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.m.owns(tc.a); got != tc.want {
@@ -67,8 +73,9 @@ func TestOwns_OnlyMarkedHostAddresses(t *testing.T) {
 	}
 }
 
-func ka(prefix string, proto uint8, label string, flags, valid uint32) kaddr {
-	return kaddr{index: 2, prefix: netip.MustParsePrefix(prefix), proto: proto, label: label, flags: flags, valid: valid}
+func ka(prefix string, proto uint8, metric uint32, label string, flags, valid uint32) kaddr {
+	return kaddr{index: 2, prefix: netip.MustParsePrefix(prefix), proto: proto, metric: metric,
+		label: label, flags: flags, valid: valid}
 }
 
 func TestLabel_FitsFifteenCharactersOrIsLeftOut(t *testing.T) {
@@ -103,7 +110,7 @@ func TestCoveringLink_PicksTheMostSpecificConnectedNetwork(t *testing.T) {
 		{name: "nothing covers it", ip: "203.0.113.8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := coveringLink(netip.MustParseAddr(tc.ip), addrs)
+			got, ok := coveringLink(netip.MustParseAddr(tc.ip), addrs, func(int) bool { return true })
 			if got != tc.want || ok != tc.wantOK {
 				t.Errorf("coveringLink(%s) = %d, %v; want %d, %v", tc.ip, got, ok, tc.want, tc.wantOK)
 			}
@@ -119,13 +126,18 @@ func TestNoInterfaceError_SaysWhatToDo(t *testing.T) {
 	}
 }
 
-func TestProtoSupported_FromLinux61(t *testing.T) {
+func TestAtLeast_ComparesMajorAndMinor(t *testing.T) {
 	for release, want := range map[string]bool{
 		"6.18.44-fc-v657": true, "6.1.0-28-amd64": true, "6.1-rc3": true, "7.0.0": true,
 		"6.0.19": false, "5.15.0-91-generic": false, "4.19": false, "garbage": false, "": false,
 	} {
-		if got := protoSupported(release); got != want {
-			t.Errorf("protoSupported(%q) = %v, want %v", release, got, want)
+		if got := atLeast(release, 6, 1); got != want {
+			t.Errorf("atLeast(%q, 6, 1) = %v, want %v", release, got, want)
+		}
+	}
+	for release, want := range map[string]bool{"4.18.0-553.el8_10.x86_64": true, "4.17.19": false, "5.10.0-30-amd64": true} {
+		if got := atLeast(release, 4, 18); got != want {
+			t.Errorf("atLeast(%q, 4, 18) = %v, want %v", release, got, want)
 		}
 	}
 }

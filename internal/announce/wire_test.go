@@ -55,8 +55,9 @@ func TestAdd_RollsBackTheAddressWhenAnnouncingFails(t *testing.T) {
 		setup func(*lab, *Announcer)
 		is    error
 	}{
-		{name: "socket error", setup: func(_ *lab, a *Announcer) { a.tx = failingTx{err: injected} }, is: injected},
-		{name: "link down", setup: func(l *lab, _ *Announcer) { l.ip("-n", l.node, "link", "set", "eth0", "down") }},
+		{name: "socket error", setup: func(_ *lab, a *Announcer) { a.tx = failingTx{err: injected} }, is: ErrAnnounce},
+		{name: "link down", setup: func(l *lab, _ *Announcer) { l.ip("-n", l.node, "link", "set", "eth0", "down") },
+			is: ErrCannotCarry},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t)
@@ -66,7 +67,7 @@ func TestAdd_RollsBackTheAddressWhenAnnouncingFails(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "198.51.100.7") || !strings.Contains(err.Error(), "eth0") {
 				t.Fatalf("Add = %v, want an error naming 198.51.100.7 and eth0", err)
 			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
+			if !errors.Is(err, tc.is) || tc.is == ErrAnnounce && !errors.Is(err, injected) {
 				t.Errorf("Add = %v, want it to wrap %v", err, tc.is)
 			}
 			if dev := l.nodeHas("198.51.100.7/32"); dev != "" {

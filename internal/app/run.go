@@ -70,6 +70,7 @@ func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config,
 	}
 	rec, stopRec := controller.NewRecorder(ctx, client, cfg.NodeName)
 	defer stopRec()
+	warnARP(plane, rec, cfg.NodeName, log)
 	ctrl, err := controller.New(controller.Config{
 		Client: client, Elections: wants{d}, Recorder: rec, NodeName: cfg.NodeName,
 		Namespace: cfg.Namespace, Class: controller.Class{Name: cfg.LoadBalancerClass, Default: cfg.DefaultClass},
