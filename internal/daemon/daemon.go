@@ -8,23 +8,36 @@ import (
 	"sync"
 	"time"
 
-	coordv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vipkeeper/vipkeeper/internal/announce"
 	"github.com/vipkeeper/vipkeeper/internal/election"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
 )
 
-// LeaseStore is the Lease API as the runners use it (lease.Store).
+// LeaseStore is the Lease API as the loop uses it (lease.Store): one request per call,
+// bounded by ctx, answered in the core's terms.
 type LeaseStore interface {
-	Get(ctx context.Context, name string) (*coordv1.Lease, error)
-	Write(ctx context.Context, name string, op election.Op, token string, base *coordv1.Lease) (*coordv1.Lease, error)
+	Do(ctx context.Context, w election.Write) (election.Record, election.ErrClass, error)
+	Get(ctx context.Context, ref election.Ref) (election.Record, election.ErrClass, error)
+}
+
+// LeaseSource delivers changes of our Leases (lease.Source).
+type LeaseSource interface {
+	// Start registers h and runs until ctx ends; it returns once its cache is synced.
+	Start(ctx context.Context, h lease.Handler) error
+	// Each calls f for every cached record.
+	Each(f func(ref election.Ref, rec election.Record, rv string))
+	// Cached is the cached record of ref and its resourceVersion ("" when absent).
+	Cached(ref election.Ref) (election.Record, string)
 }
 
 // Dataplane puts VIPs on the node and takes them off (announce.Announcer).
 type Dataplane interface {
 	Add(ctx context.Context, a announce.Address) error
 	Remove(ctx context.Context, ip netip.Addr) error
+	// Set makes the VIPs on the node exactly desired: Set(ctx, nil) is the start-up sweep.
+	Set(ctx context.Context, desired []announce.Address) error
 }
 
 // Notifier tells the Services that use a VIP what happened to it (Kubernetes Events).
@@ -32,14 +45,6 @@ type Notifier interface {
 	Announced(ip netip.Addr, svcs []types.NamespacedName)
 	Withdrawn(ip netip.Addr, svcs []types.NamespacedName, reason string)
 	Problem(ip netip.Addr, svcs []types.NamespacedName, reason, msg string)
-}
-
-// LeaseSource delivers Lease changes in the daemon's namespace and answers from its cache.
-type LeaseSource interface {
-	// Start registers h and runs until ctx ends; it returns once its cache is synced.
-	Start(ctx context.Context, h func(name string, l *coordv1.Lease, rv string)) error
-	// Cached returns the cached Lease and its resourceVersion; nil when absent.
-	Cached(name string) *coordv1.Lease
 }
 
 // Config wires a Daemon.
@@ -65,7 +70,7 @@ func (c Config) Validate() error {
 	case c.StopTimeout <= 0:
 		return fmt.Errorf("daemon: StopTimeout %v must be positive", c.StopTimeout)
 	}
-	return c.Election.Validate()
+	return c.Election.WithDefaults().Validate()
 }
 
 // Want is what this node should do about one VIP (see controller.Want).
@@ -75,36 +80,35 @@ type Want struct {
 	Rank     int
 	Ahead    []string // candidates ranked before this node (controller.Want.Ahead)
 	Services []types.NamespacedName
+	// Interfaces, if set, are the names or patterns of the interfaces that may carry the
+	// VIP (its pool's advertisement); empty means the data plane's default.
+	Interfaces []string
 }
 
-// deps is what every runner shares.
-type deps struct {
-	node, namespace string
-	kernelSlack     time.Duration
-	leases          LeaseStore
-	plane           Dataplane
-	notify          Notifier
-	metrics         *Metrics
-	log             *slog.Logger
-}
-
-// Daemon runs one elector per wanted VIP.
+// Daemon runs the election core of this node: one loop, one core, every VIP.
 type Daemon struct {
 	cfg  Config
-	deps *deps
+	log  *slog.Logger
+	m    *Metrics
+	core *election.Node
 
 	mu       sync.Mutex
-	ctx      context.Context // runners' context; nil until Run has synced the Lease cache
-	stopping bool            // Run is stopping: SetWants starts no new elector
-	wants    map[netip.Addr]Want
-	runners  map[netip.Addr]*runner
-	byName   map[string]*runner
-	wg       sync.WaitGroup
+	notify   Notifier
+	inbox    []input
+	wake     chan struct{}
+	synced   bool
+	stopping bool
+	done     chan struct{} // closed when the loop has stopped
 }
 
 // New returns a Daemon for cfg.
 func New(cfg Config) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Election = cfg.Election.WithDefaults()
+	core, err := election.New(cfg.Election)
+	if err != nil {
 		return nil, err
 	}
 	log := cfg.Logger
@@ -118,22 +122,8 @@ func New(cfg Config) (*Daemon, error) {
 	if n == nil {
 		n = nopNotifier{}
 	}
-	d := &deps{node: cfg.Election.Identity, namespace: cfg.Namespace, leases: cfg.Leases,
-		kernelSlack: KernelSlack(cfg.Election.LeaseDuration, cfg.Election.RenewDeadline),
-		plane:       cfg.Plane, notify: n, metrics: m, log: log.With("node", cfg.Election.Identity)}
-	return &Daemon{cfg: cfg, deps: d, wants: map[netip.Addr]Want{},
-		runners: map[netip.Addr]*runner{}, byName: map[string]*runner{}}, nil
-}
-
-// KernelSlack is how much longer than the elector's fence the kernel keeps a VIP: half the
-// gap between the fence (renew start + RenewDeadline) and a successor's earliest takeover
-// (+ LeaseDuration), less half a second. The kernel's lifetime timer removes an address up
-// to about a second late, and the lifetime is whole seconds rounded down, so removal falls
-// in [fence + slack - 1s, fence + slack + 1s], which stays before the successor's time
-// whenever LeaseDuration - RenewDeadline >= 2s (Config.Validate). Without it, the rounding
-// alone withdrew a VIP up to a second before its fence during every API outage.
-func KernelSlack(leaseDuration, renewDeadline time.Duration) time.Duration {
-	return max((leaseDuration-renewDeadline)/2-500*time.Millisecond, 0)
+	return &Daemon{cfg: cfg, log: log.With("node", cfg.Election.Identity), m: m, core: core, notify: n,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
 }
 
 type nopNotifier struct{}
@@ -142,10 +132,23 @@ func (nopNotifier) Announced(netip.Addr, []types.NamespacedName)               {
 func (nopNotifier) Withdrawn(netip.Addr, []types.NamespacedName, string)       {}
 func (nopNotifier) Problem(netip.Addr, []types.NamespacedName, string, string) {}
 
-// SetNotifier sets where the runners report announcements, withdrawals and Lease problems.
-// Call it before Run.
+// SetNotifier sets where the loop reports announcements, withdrawals and problems. Call it
+// before Run.
 func (d *Daemon) SetNotifier(n Notifier) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.deps.notify = n
+	d.notify = n
+}
+
+func (d *Daemon) notifier() Notifier {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.notify
+}
+
+// Synced reports whether the Lease cache is synced and the loop runs (for /readyz).
+func (d *Daemon) Synced() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.synced
 }

@@ -1,14 +1,17 @@
-// Package daemon is the shell around the election core: one runner per VIP feeds the
-// core its events (Lease observations, write results, eligibility, ticks) with time.Now,
-// and executes the actions it returns against the Lease store and the data plane.
+// Package daemon is the shell around the election core: one loop owns the node's core
+// (election.Node) and feeds it every event (Lease observations, request results, wants,
+// data-plane outcomes, ticks) with time.Now, and executes the actions it returns: Lease
+// requests in their own goroutines, data-plane changes inline.
 //
 // Invariants:
-//   - Actions run in the order the core returned them, one at a time per VIP, so a Withdraw
-//     always completes before the Release or Delete that follows it.
-//   - Observations reach the core in resourceVersion order: an informer event older than
-//     what a runner already knows (from its own write or a read) is dropped, so a stale
-//     event can never look like a newer holder.
-//   - Every goroutine ends with the context; Run returns only after every runner has
-//     stopped, having withdrawn its VIP and released its Lease when the API answers within
-//     the stop budget.
+//   - Actions run in the order the core returned them, and every data-plane outcome is
+//     stepped before the next action, so a withdrawal is known done (or known failed)
+//     before the release that may follow it.
+//   - The core never sees a record older than one it saw: informer events and request
+//     results are ordered by resourceVersion here (the only place versions are ordered);
+//     an older event is dropped, an older result is marked Stale.
+//   - Every goroutine ends with the context. Run returns only after the loop has stopped,
+//     having withdrawn every VIP, and released its Lease and the presence when the API
+//     answers within the stop budget. The loop never spins: a wake-up in the past is
+//     counted and waited out for a millisecond.
 package daemon

@@ -25,6 +25,9 @@ func TestDaemon_ForbiddenNodeKeepsTryingSlowlyAndLeadsOnceAllowed(t *testing.T) 
 			return e.Node == "a" && (e.Kind == daemontest.KindWrite || e.Kind == daemontest.KindRead)
 		})
 		t.Logf("%d attempts in %v under 403", len(tries), outage)
+		for _, e := range tries[:min(6, len(tries))] {
+			t.Logf("  %s", e)
+		}
 		c.checkRamp(tries, time.Now().Add(-outage+time.Minute))
 		if p := a.notes.Problems(); len(p) == 0 || p[0] != "LeasePermissionDenied" {
 			t.Errorf("problems reported %v, want LeasePermissionDenied", p)
@@ -108,7 +111,7 @@ func (c *cluster) withdrewThen(n *node, from time.Time, o election.Op) event {
 	if !ok {
 		c.t.Fatalf("%s did not withdraw\n%s", n.name, c.hist.Tail(20))
 	}
-	wr, ok := c.hist.First(and(of(n.name, daemontest.KindWrite), op(o), okEv, after(from)))
+	wr, ok := c.hist.First(and(of(n.name, daemontest.KindWrite), vipWrites, op(o), okEv, after(from)))
 	if !ok {
 		c.t.Fatalf("%s did not %s the Lease\n%s", n.name, o, c.hist.Tail(20))
 	}

@@ -47,10 +47,7 @@ var timings = []timing{
 func (tm timing) spread() time.Duration { return tm.rp / 2 }
 
 func (tm timing) election(node string) election.Config {
-	c := election.DefaultConfig(node)
-	c.LeaseDuration, c.RenewDeadline, c.RetryPeriod = tm.ld, tm.rd, tm.rp
-	c.SpreadDelay, c.AttemptTimeout = tm.spread(), tm.rp
-	return c
+	return election.Config{Identity: node, LeaseDuration: tm.ld, RenewDeadline: tm.rd, RetryPeriod: tm.rp}.WithDefaults()
 }
 
 // inBubbles runs f once per timing, each in its own synctest bubble.
@@ -148,7 +145,7 @@ func newCluster(t *testing.T, tm timing, vips []netip.Addr, names ...string) *cl
 	// REST mapper on every Update, which made these tests 30 times slower. Lease writes use
 	// Update, never server-side apply, so field management changes nothing here.
 	cs := fake.NewSimpleClientset() //nolint:staticcheck // see above
-	leasetest.WithOptimisticConcurrency(cs)
+	leasetest.WithLeaseSemantics(cs)
 	store := func(node string) daemontest.LeaseStore {
 		s, err := lease.New(lease.Config{Client: cs.CoordinationV1(), Namespace: fakeNS, Identity: node, Duration: tm.ld})
 		if err != nil {
@@ -192,6 +189,9 @@ func (c *cluster) start(n *node) {
 	c.t.Helper()
 	n.store = daemontest.NewStore(n.name, c.store(n.name), c.hist)
 	n.store.SetMode(n.mode)
+	n.store.OnStorm(func(node string, calls int) {
+		c.violate(fmt.Sprintf("%s made %d Lease requests at one instant: a retry that skips its backoff", node, calls))
+	})
 	n.src = daemontest.NewSource(c.watch())
 	n.plane = daemontest.NewPlane(n.name, n.kernel, c.hist, c.onAdd)
 	ec := c.tm.election(n.name)
@@ -241,13 +241,10 @@ func (c *cluster) crash(n *node) {
 	n.d = nil
 }
 
-// restart starts a new incarnation after a crash; like cmd/vipkeeper it first sweeps the
-// VIPs an earlier process left in the kernel.
+// restart starts a new incarnation after a crash; its Run first sweeps the VIPs the
+// earlier process left in the kernel.
 func (c *cluster) restart(n *node) {
 	c.t.Helper()
-	if err := n.kernel.Set(context.Background(), nil); err != nil {
-		c.t.Fatal(err)
-	}
 	c.start(n)
 }
 

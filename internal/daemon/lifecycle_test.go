@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
+	"github.com/vipkeeper/vipkeeper/internal/election"
 	"github.com/vipkeeper/vipkeeper/internal/lease"
 )
 
@@ -13,7 +14,11 @@ func TestDaemon_StaleInformerEventsDoNotRestartTheCandidateWait(t *testing.T) {
 	inBubbles(t, func(t *testing.T, tm timing) {
 		c, leader := settle(t, tm)
 		defer c.shutdown()
-		old := c.lease(vip) // an early version; informers may deliver such late
+		// Early versions of the VIP's and the leader's presence records; informers may
+		// deliver such late.
+		oldVIP, oldNode := election.VIPRef(vip), election.NodeRef(leader.name)
+		vipRec, vipRV := c.record(oldVIP)
+		nodeRec, nodeRV := c.record(oldNode)
 		c.afterRenew(leader)
 		cut := time.Now()
 		leader.store.SetMode(daemontest.Hang)
@@ -21,7 +26,8 @@ func TestDaemon_StaleInformerEventsDoNotRestartTheCandidateWait(t *testing.T) {
 		for range int((tm.ld + 2*tm.rp) / (tm.rp / 2)) {
 			time.Sleep(tm.rp / 2)
 			for _, n := range c.nodes {
-				n.src.Inject(old.Name, old.DeepCopy(), old.ResourceVersion)
+				n.src.Inject(oldVIP, vipRec, vipRV)
+				n.src.Inject(oldNode, nodeRec, nodeRV)
 			}
 		}
 		a, ok := c.hist.First(and(of("", daemontest.KindAdd), notNode(leader.name), after(cut)))

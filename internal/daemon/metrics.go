@@ -5,56 +5,80 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
 )
 
-// Metrics are the elector's Prometheus metrics.
+// Metrics are the election loop's Prometheus metrics.
 type Metrics struct {
-	leading    *prometheus.GaugeVec
-	wanted     prometheus.Gauge
-	requests   *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	stepDowns  *prometheus.CounterVec
-	announces  prometheus.Counter
-	planeFails *prometheus.CounterVec
+	announced        *prometheus.GaugeVec
+	held             prometheus.Gauge
+	wanted           prometheus.Gauge
+	requests         *prometheus.CounterVec
+	latency          *prometheus.HistogramVec
+	stepDowns        *prometheus.CounterVec
+	transitions      prometheus.Counter
+	transfers        *prometheus.CounterVec
+	planeFails       *prometheus.CounterVec
+	namespaceMissing *prometheus.CounterVec
+	pastWakes        prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		leading: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vipkeeper_vip_leading",
-			Help: "1 while this node holds the VIP's Lease and announces it."}, []string{"vip"}),
+		announced: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vipkeeper_vip_leading",
+			Help: "1 while this node announces the VIP, per Service using it."}, []string{"vip", "service", "node"}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vipkeeper_vips_held",
+			Help: "VIPs this node announces."}),
 		wanted: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vipkeeper_vips_wanted",
 			Help: "VIPs that Services of our class want."}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vipkeeper_lease_requests_total",
-			Help: "Lease API requests by operation and result class (none = success)."}, []string{"op", "class"}),
+			Help: "Lease API requests by record kind (vip, node = own presence, peer), operation and result class (none = success)."},
+			[]string{"kind", "op", "class"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vipkeeper_lease_request_duration_seconds",
-			Help: "Lease API request latency.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"op"}),
+			Help: "Lease API request latency by record kind and operation.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)},
+			[]string{"kind", "op"}),
 		stepDowns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vipkeeper_stepdowns_total",
 			Help: "VIP withdrawals by reason."}, []string{"reason"}),
-		announces: prometheus.NewCounter(prometheus.CounterOpts{Name: "vipkeeper_leadership_transitions_total",
+		transitions: prometheus.NewCounter(prometheus.CounterOpts{Name: "vipkeeper_leadership_transitions_total",
 			Help: "Times this node started announcing a VIP."}),
+		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vipkeeper_ownership_transfers_total",
+			Help: "VIP ownership records this node took, by cause (created, handover, takeover, reacquired)."}, []string{"cause"}),
 		planeFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vipkeeper_dataplane_errors_total",
-			Help: "Failed data plane operations."}, []string{"op"}),
+			Help: "Failed data plane operations (add, remove, sweep)."}, []string{"op"}),
+		namespaceMissing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vipkeeper_lease_namespace_missing_total",
+			Help: "Lease creations refused because the namespace does not exist."}, []string{"namespace"}),
+		pastWakes: prometheus.NewCounter(prometheus.CounterOpts{Name: "vipkeeper_core_past_wakeups_total",
+			Help: "Wake-ups the election core asked for in the past (a bug; the loop never spins on them)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.leading, m.wanted, m.requests, m.latency, m.stepDowns, m.announces, m.planeFails)
+		reg.MustRegister(m.announced, m.held, m.wanted, m.requests, m.latency, m.stepDowns, m.transitions,
+			m.transfers, m.planeFails, m.namespaceMissing, m.pastWakes)
 	}
 	return m
 }
 
-func (m *Metrics) leaseRequest(op, class string, d time.Duration) {
-	m.requests.WithLabelValues(op, class).Inc()
-	m.latency.WithLabelValues(op).Observe(d.Seconds())
+func (m *Metrics) leaseRequest(kind, op, class string, d time.Duration) {
+	m.requests.WithLabelValues(kind, op, class).Inc()
+	m.latency.WithLabelValues(kind, op).Observe(d.Seconds())
 }
 
-func (m *Metrics) setLeading(ip netip.Addr, on bool) {
-	if on {
-		m.leading.WithLabelValues(ip.String()).Set(1)
-		m.announces.Inc()
+func (m *Metrics) setAnnounced(ip netip.Addr, svcs []types.NamespacedName, node string, on bool) {
+	if !on {
+		m.held.Dec()
+		m.announced.DeletePartialMatch(prometheus.Labels{"vip": ip.String()})
 		return
 	}
-	m.leading.DeleteLabelValues(ip.String())
+	m.transitions.Inc()
+	m.held.Inc()
+	names := []string{""}
+	if len(svcs) > 0 {
+		names = names[:0]
+		for _, s := range svcs {
+			names = append(names, s.String())
+		}
+	}
+	for _, s := range names {
+		m.announced.WithLabelValues(ip.String(), s, node).Set(1)
+	}
 }
-
-func (m *Metrics) stepDown(reason string)   { m.stepDowns.WithLabelValues(reason).Inc() }
-func (m *Metrics) dataplaneError(op string) { m.planeFails.WithLabelValues(op).Inc() }

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"time"
 
 	coordv1 "k8s.io/api/coordination/v1"
@@ -39,11 +40,16 @@ func before(t time.Time) func(event) bool { return func(e event) bool { return e
 
 func notNode(node string) func(event) bool { return func(e event) bool { return e.Node != node } }
 
-// claimed keeps successful writes that made their node holder: the writes a leader's
-// fence counts from (their At is the issue time).
+// claimed keeps successful writes of a node's own presence: the writes its fence counts
+// from (their At is the issue time).
 func claimed(e event) bool {
-	return e.Kind == daemontest.KindWrite && e.OK() &&
+	return e.Kind == daemontest.KindWrite && e.OK() && e.Lease == lease.NodeName(e.Node) &&
 		(e.Op == election.OpCreate || e.Op == election.OpAcquire || e.Op == election.OpRenew)
+}
+
+// vipWrites keeps writes of VIP Leases.
+func vipWrites(e event) bool {
+	return e.Kind == daemontest.KindWrite && !strings.HasPrefix(e.Lease, lease.NodePrefix)
 }
 
 func op(o election.Op) func(event) bool { return func(e event) bool { return e.Op == o } }
@@ -55,7 +61,7 @@ func (c *cluster) lastClaim(node string) time.Time {
 	c.t.Helper()
 	e, ok := c.hist.Last(and(of(node, daemontest.KindWrite), claimed))
 	if !ok {
-		c.t.Fatalf("%s never wrote the Lease successfully\n%s", node, c.hist.Tail(30))
+		c.t.Fatalf("%s never renewed its presence\n%s", node, c.hist.Tail(30))
 	}
 	return e.At
 }
@@ -66,7 +72,7 @@ func (c *cluster) lastClaimBefore(node string, t time.Time) time.Time {
 	c.t.Helper()
 	e, ok := c.hist.Last(and(of(node, daemontest.KindWrite), claimed, before(t)))
 	if !ok {
-		c.t.Fatalf("%s never wrote the Lease successfully before %v", node, t.Sub(bubbleStart))
+		c.t.Fatalf("%s never renewed its presence before %v", node, t.Sub(bubbleStart))
 	}
 	return e.At
 }
@@ -97,4 +103,14 @@ func holderOf(l *coordv1.Lease) string {
 		return ""
 	}
 	return *l.Spec.HolderIdentity
+}
+
+// record reads a record from the fake API server as the core would see it.
+func (c *cluster) record(ref election.Ref) (election.Record, string) {
+	c.t.Helper()
+	l, err := c.api.CoordinationV1().Leases(c.ns).Get(context.Background(), lease.NameOf(ref), metav1.GetOptions{})
+	if err != nil {
+		return election.Record{}, ""
+	}
+	return lease.ToRecord(l), l.ResourceVersion
 }

@@ -57,7 +57,10 @@ func TestDaemon_ExactlyOneOfThreeNodesAnnouncesAndKeepsIt(t *testing.T) {
 		time.Sleep(4 * tm.ld)
 		c.steady(leader, settled)
 		if n := len(c.hist.Events(and(of(leader.name, daemontest.KindWrite), claimed, after(settled)))); n < int(4*tm.ld/tm.rp)-1 {
-			t.Errorf("%d renews in %v, want one every %v", n, 4*tm.ld, tm.rp)
+			t.Errorf("%d presence renews in %v, want one every %v", n, 4*tm.ld, tm.rp)
+		}
+		if evs := c.hist.Events(and(vipWrites, after(settled))); len(evs) > 0 {
+			t.Errorf("VIP Lease written in steady state (only ownership changes may write it): %v", evs)
 		}
 	})
 }
@@ -194,10 +197,10 @@ func TestDaemon_AmbiguousWritesThatLandedAreKept(t *testing.T) {
 		landed := c.hist.Events(and(of(leader.name, daemontest.KindWrite), claimed,
 			func(e event) bool { return e.Mode == daemontest.LandsTimesOut }))
 		if least := int(3*tm.ld/tm.rp) - 2; len(landed) < least {
-			t.Errorf("%d renews landed with a lost reply, want at least %d", len(landed), least)
+			t.Errorf("%d presence renews landed with a lost reply, want at least %d", len(landed), least)
 		}
-		if l := c.lease(vip); l.ResourceVersion == rv || holderOf(l) != leader.name {
-			t.Errorf("lease rv %s holder %q; want it renewed by %s since rv %s", l.ResourceVersion, holderOf(l), leader.name, rv)
+		if l := c.lease(vip); l.ResourceVersion != rv || holderOf(l) != leader.name {
+			t.Errorf("VIP lease rv %s holder %q; want it untouched (rv %s, %s): only presence is renewed", l.ResourceVersion, holderOf(l), rv, leader.name)
 		}
 	})
 }

@@ -64,26 +64,35 @@ func (n *Node) issueRead(t time.Time, ref Ref, out []Action) []Action {
 	return append(out, Read{ID: a.id, Ref: ref, Timeout: n.attemptTimeout()})
 }
 
+// result is a WriteDone or ReadDone.
+type result struct {
+	id           uint64
+	write, stale bool
+	rec          Record
+	class        ErrClass
+	took         time.Duration
+}
+
 // onResult routes a read or write result to what issued it. Results of unknown IDs
-// (abandoned, or from before a restart of the state) are stale and ignored.
-func (n *Node) onResult(t time.Time, id uint64, write bool, rec Record, class ErrClass, took time.Duration) {
-	a := n.attempts[id]
-	if a == nil || a.write != write {
+// (abandoned, or from before a restart of the state) are ignored.
+func (n *Node) onResult(t time.Time, r result) {
+	a := n.attempts[r.id]
+	if a == nil || a.write != r.write {
 		return
 	}
 	n.finishAttempt(a)
-	n.lat.add(took)
+	n.lat.add(r.took)
 	switch {
-	case a.ref.Kind == KindNode && a.ref.Node == n.cfg.Identity && write:
-		n.onPresenceWrite(t, a, WriteDone{ID: id, Record: rec, Class: class})
+	case a.ref.Kind == KindNode && a.ref.Node == n.cfg.Identity && r.write:
+		n.onPresenceWrite(t, a, r)
 	case a.ref.Kind == KindNode && a.ref.Node == n.cfg.Identity:
-		if n.self.reg == id {
+		if n.self.reg == r.id {
 			n.self.reg = 0
 		}
-		n.onPresenceRead(t, ReadDone{ID: id, Record: rec, Class: class})
+		n.onPresenceRead(t, r)
 	case a.ref.Kind == KindNode:
-		n.onPeerResult(t, a, rec, class)
+		n.onPeerResult(t, a, r)
 	default:
-		n.onVIPResult(t, a, rec, class)
+		n.onVIPResult(t, a, r)
 	}
 }

@@ -13,9 +13,9 @@ func (n *Node) handle(t time.Time, ev Event, out []Action) []Action {
 	case WantChanged:
 		n.onWant(ev)
 	case WriteDone:
-		n.onResult(t, ev.ID, true, ev.Record, ev.Class, ev.Took)
+		n.onResult(t, result{id: ev.ID, write: true, rec: ev.Record, class: ev.Class, took: ev.Took, stale: ev.Stale})
 	case ReadDone:
-		n.onResult(t, ev.ID, false, ev.Record, ev.Class, ev.Took)
+		n.onResult(t, result{id: ev.ID, rec: ev.Record, class: ev.Class, took: ev.Took, stale: ev.Stale})
 	case PlaneDone:
 		n.onPlane(t, ev)
 	case Swept:

@@ -55,13 +55,21 @@ func (n *Node) seePeer(t time.Time, p *peer, rec Record) {
 		n.markHeldBy(p.name)
 	}
 	p.view, p.known = rec, true
-	if rec.revoked() && rec.Incarnation != "" && !p.isRevoked(rec.Incarnation) {
-		if len(p.revoked) == maxRevoked {
-			p.revoked = slices.Delete(p.revoked, 0, 1)
-		}
-		p.revoked = append(p.revoked, revokedInc{inc: rec.Incarnation, at: t})
-		n.markHeldBy(p.name)
+	if rec.revoked() {
+		n.noteRevoked(t, p, rec.Incarnation)
 	}
+}
+
+// noteRevoked remembers that the peer's incarnation inc ended.
+func (n *Node) noteRevoked(t time.Time, p *peer, inc string) {
+	if inc == "" || p.isRevoked(inc) {
+		return
+	}
+	if len(p.revoked) == maxRevoked {
+		p.revoked = slices.Delete(p.revoked, 0, 1)
+	}
+	p.revoked = append(p.revoked, revokedInc{inc: inc, at: t})
+	n.markHeldBy(p.name)
 }
 
 func (p *peer) isRevoked(inc string) bool {
@@ -77,14 +85,15 @@ func (p *peer) revokedAt(inc string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// live reports whether the peer's presence stands in our view: a record naming it that we
-// have not seen unchanged for LeaseDuration. Only rank and spread depend on it, never safety.
+// peerLive reports whether a candidate may still take its rank's turn in our view: unless
+// its presence was revoked or stood still (or absent) for LeaseDuration. A peer we have not
+// heard of yet may be starting. Only rank and spread depend on it, never safety.
 func (n *Node) peerLive(name string, t time.Time) bool {
 	if name == n.cfg.Identity {
 		return n.self.live(t) && !n.stopping
 	}
-	p := n.peers[name]
-	return p != nil && p.view.Exists && p.view.Holder == name && t.Before(p.since.Add(n.cfg.LeaseDuration))
+	p := n.peerOf(name, t)
+	return !p.view.revoked() && t.Before(p.since.Add(n.cfg.LeaseDuration))
 }
 
 // expiresAt is when a peer's current record, unchanged, may be revoked.
@@ -130,16 +139,16 @@ func (n *Node) planPeer(t time.Time, p *peer, out []Action) []Action {
 	if !ok || p.busy != 0 || n.stopping {
 		return out
 	}
+	if t.Before(p.notAft) {
+		n.sched.wakePeer(p.name, p.notAft)
+		return out
+	}
 	if p.deadRV != "" && p.view.RV == p.deadRV {
 		if fb := p.deadAt.Add(n.readFallback()); t.Before(fb) {
 			n.sched.wakePeer(p.name, fb)
 			return out
 		}
 		return n.issueRead(t, NodeRef(p.name), out)
-	}
-	if t.Before(p.notAft) {
-		n.sched.wakePeer(p.name, p.notAft)
-		return out
 	}
 	switch {
 	case p.view.revoked(), !p.view.Exists:
@@ -191,15 +200,22 @@ func (n *Node) issueRevoke(t time.Time, p *peer, out []Action) []Action {
 }
 
 // onPeerResult handles the answer to a revoke or read of a peer's presence record.
-func (n *Node) onPeerResult(t time.Time, a *attempt, rec Record, class ErrClass) {
+func (n *Node) onPeerResult(t time.Time, a *attempt, r result) {
 	p := n.peerOf(a.ref.Node, t)
 	p.busy = 0
-	switch class {
+	rec := r.rec
+	switch r.class {
 	case ClassNone, ClassNotFound:
-		if class == ClassNotFound {
+		if r.class == ClassNotFound {
 			rec = Record{}
 		}
 		p.fails, p.notAft, p.deadRV = 0, time.Time{}, ""
+		if r.stale {
+			if a.op == OpRevoke {
+				n.noteRevoked(t, p, a.base.Incarnation) // our revocation landed; a newer version followed
+			}
+			break
+		}
 		n.seePeer(t, p, rec)
 		if a.seq > p.authSeq || !p.hasAuth {
 			p.auth, p.authSeq, p.hasAuth = rec, a.seq, true
@@ -207,6 +223,9 @@ func (n *Node) onPeerResult(t time.Time, a *attempt, rec Record, class ErrClass)
 		}
 	case ClassConflict:
 		p.deadRV, p.deadAt = a.base.RV, t // the peer renewed: its new version is on its way
+		if a.write && a.op == OpRevoke && p.view.RV != a.base.RV {
+			p.deadRV = "" // the informer brought it already
+		}
 	default:
 		p.fails++
 		p.notAft = t.Add(n.backoff(p.fails, ClassPermanent))

@@ -85,6 +85,8 @@ type step struct {
 // chooseVIP picks v's next request from what we know.
 func (n *Node) chooseVIP(v *vip, t time.Time) (step, bool) {
 	switch {
+	case !v.told:
+		return step{}, false // nothing is decided before the wants are known
 	case !v.known || v.needRead:
 		return step{read: true}, true
 	case v.deadRV != "" && (v.view.RV == v.deadRV || (v.deadRV == "absent" && !v.view.Exists)):

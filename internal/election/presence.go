@@ -181,7 +181,7 @@ func (n *Node) credit(w pendingWrite) {
 }
 
 // onPresenceWrite handles the result of a write to our own presence record.
-func (n *Node) onPresenceWrite(t time.Time, a *attempt, ev WriteDone) {
+func (n *Node) onPresenceWrite(t time.Time, a *attempt, ev result) {
 	p := &n.self
 	if a.op == OpRenew {
 		p.renews--
@@ -195,10 +195,12 @@ func (n *Node) onPresenceWrite(t time.Time, a *attempt, ev WriteDone) {
 		return // resigning: nothing follows
 	}
 	w, _ := p.claim(a.token)
-	switch ev.Class {
+	switch ev.class {
 	case ClassNone:
-		p.seeOwn(ev.Record)
-		n.credit(w)
+		if !ev.stale {
+			p.seeOwn(ev.rec)
+		}
+		n.credit(w) // it landed, whatever came after it
 	case ClassConflict:
 		if a.op == OpRenew {
 			n.endIncarnation(t) // the test failed: the record no longer names our incarnation
@@ -230,15 +232,18 @@ func (n *Node) presenceFailed(t time.Time, class ErrClass) {
 }
 
 // onPresenceRead handles an authoritative read of our own presence record.
-func (n *Node) onPresenceRead(t time.Time, ev ReadDone) {
+func (n *Node) onPresenceRead(t time.Time, ev result) {
 	p := &n.self
-	switch ev.Class {
+	switch ev.class {
 	case ClassNone, ClassNotFound:
-		rec := ev.Record
-		if ev.Class == ClassNotFound {
+		rec := ev.rec
+		if ev.class == ClassNotFound {
 			rec = Record{}
 		}
 		p.needRead, p.fails, p.notAfter = false, 0, time.Time{}
+		if ev.stale {
+			return // we know a newer version already
+		}
 		n.learnOwn(t, rec, true)
 	case ClassPermanent:
 		n.presenceFailed(t, ClassPermanent)

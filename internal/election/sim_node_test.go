@@ -29,6 +29,8 @@ type simNode struct {
 	addrs   map[netip.Addr]time.Duration // kernel addresses: expiry in virtual time
 	mine    map[netip.Addr]bool          // addresses this process installed
 	lastRV  map[Ref]int                  // the shell's newest version per record (filter)
+	reqSec  time.Duration                // the virtual second being counted
+	reqN    int                          // requests in it
 	missed  bool                         // a watch event was dropped: relist
 	wakeGen int
 }
@@ -236,19 +238,30 @@ func (n *simNode) uninstall(a Uninstall) PlaneDone {
 func (n *simNode) send(id uint64, ref Ref, timeout time.Duration, write bool, serve func() (Record, ErrClass)) {
 	w, proc, done := n.w, n.proc, false
 	sent := w.now
+	n.countRequest()
 	report := func(rec Record, class ErrClass) {
 		if done {
 			return
 		}
 		done = true
-		took := w.now - sent
+		took, stale := w.now-sent, false
+		if rec.Exists && n.proc == proc {
+			// The shell's filter: a result older than a version it delivered is stale.
+			rv, _ := strconv.Atoi(rec.RV)
+			stale = rv < n.lastRV[ref]
+			n.lastRV[ref] = max(n.lastRV[ref], rv)
+		}
 		if write {
-			n.deliver(proc, WriteDone{ID: id, Record: rec, Class: class, Took: took})
+			n.deliver(proc, WriteDone{ID: id, Record: rec, Class: class, Took: took, Stale: stale})
 		} else {
-			n.deliver(proc, ReadDone{ID: id, Record: rec, Class: class, Took: took})
+			n.deliver(proc, ReadDone{ID: id, Record: rec, Class: class, Took: took, Stale: stale})
 		}
 	}
 	w.after(n.virtualIn(timeout), func() { report(Record{}, ClassTransient) })
+	if w.now < w.apiDownUntil && w.chance(0.3) {
+		w.after(0, func() { report(Record{}, ClassTransient) }) // connection refused, at once
+		return
+	}
 	if n.cut() || w.chance(0.02) {
 		return // lost on the way
 	}
@@ -263,10 +276,6 @@ func (n *simNode) send(id uint64, ref Ref, timeout time.Duration, write bool, se
 		w.after(w.netDelay(), func() {
 			if n.cut() || w.chance(0.02) {
 				return // the reply is lost
-			}
-			if rec.Exists && n.proc == proc && !done {
-				rv, _ := strconv.Atoi(rec.RV)
-				n.lastRV[ref] = max(n.lastRV[ref], rv) // the shell's filter learns from results too
 			}
 			report(rec, class)
 		})
@@ -411,4 +420,18 @@ func fmtActions(acts []Action) string {
 		}
 	}
 	return s
+}
+
+// simMaxRequestsPerSecond is far above what any node needs (a renewal per RetryPeriod and
+// an attempt per VIP): more in one virtual second is a retry storm.
+const simMaxRequestsPerSecond = 200
+
+func (n *simNode) countRequest() {
+	if sec := n.w.now.Truncate(time.Second); sec != n.reqSec {
+		n.reqSec, n.reqN = sec, 0
+	}
+	n.reqN++
+	if n.reqN == simMaxRequestsPerSecond {
+		n.w.violate("%s: %d requests within one second: a retry storm", n.id, n.reqN)
+	}
 }

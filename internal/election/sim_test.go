@@ -52,7 +52,7 @@ func TestModel_NeverTwoAnnouncersAndEveryVIPServedOnceCalm(t *testing.T) {
 		stats.steps, stats.writes, stats.lateLandings, stats.installs, stats.revokes)
 	t.Logf("refusals %d, failed removals %d, failed sweeps %d, admin deletes %d; ops %v",
 		stats.refusals, stats.removeFails, stats.sweepFails, stats.adminDeletes, stats.ops)
-	if stats.revokes == 0 || stats.installs == 0 || stats.lateLandings == 0 {
+	if last-first >= 50 && (stats.revokes == 0 || stats.installs == 0 || stats.lateLandings == 0) {
 		t.Errorf("the model exercised too little: %+v", stats)
 	}
 }

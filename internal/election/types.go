@@ -121,8 +121,8 @@ func (o Op) String() string {
 // Event is an input to Step. Events are named in the past tense.
 type Event interface{ event() }
 
-// Observed is a record from the informer. It may be stale; the shell never delivers a record
-// older than one it delivered before for the same Ref.
+// Observed is a record from the informer. It may lag; the shell never delivers a record older
+// than one it delivered before for the same Ref, by an observation or a result.
 type Observed struct {
 	Ref    Ref
 	Record Record
@@ -146,19 +146,24 @@ type Want struct {
 
 // WriteDone reports the outcome of Write ID. Record is the record as the API returned it
 // when Class is ClassNone. Took is how long the request took (the shell's measurement).
+// Stale says the shell already delivered a newer version of the record (by resourceVersion
+// order, which only the shell knows): the outcome counts, the record does not.
 type WriteDone struct {
 	ID     uint64
 	Record Record
 	Class  ErrClass
 	Took   time.Duration
+	Stale  bool
 }
 
 // ReadDone reports the outcome of Read ID. ClassNotFound means the record does not exist.
+// Stale is as for WriteDone: a read served before a version the shell already delivered.
 type ReadDone struct {
 	ID     uint64
 	Record Record
 	Class  ErrClass
 	Took   time.Duration
+	Stale  bool
 }
 
 // PlaneDone reports the outcome of an Install or Uninstall of one VIP.

@@ -25,6 +25,7 @@ type vip struct {
 	deadRV   string    // a Conflict proved this version superseded: wait for the informer
 	deadAt   time.Time // when
 	needRead bool      // a write's outcome is unknown
+	ambBase  string    // the version that write was conditioned on
 	inflight uint64    // the read or write in flight (0: none)
 	fails    int
 	notAfter time.Time // no attempt before this (backoff)
@@ -65,6 +66,9 @@ func (n *Node) seeVIP(t time.Time, v *vip, rec Record) {
 		if v.unsure && (!rec.Exists || rec.RV != v.unsureRV) {
 			v.unsure = false
 		}
+		if v.needRead && versionOf(rec) != v.ambBase {
+			v.needRead = false // a write of ours on ambBase can no longer land, or this is it
+		}
 		if v.deadRV != "" && rec.RV != v.deadRV && !(v.deadRV == "absent" && !rec.Exists) {
 			v.deadRV = ""
 		}
@@ -82,32 +86,31 @@ func (n *Node) seeVIP(t time.Time, v *vip, rec Record) {
 
 // observeVIP takes in an informer record. The shell delivers no record older than one it
 // delivered before, so a record naming someone else after ours is newer than ours.
+// State is kept for every VIP observed; the shell says which nobody wants (WantChanged
+// with Wanted false), and such state is dropped once nothing of it is ours.
 func (n *Node) observeVIP(t time.Time, ip netip.Addr, rec Record) {
-	v := n.vips[ip]
-	if v == nil {
-		if node, _ := n.names(rec); !node {
-			return // neither wanted nor ours: nothing to do
-		}
-		v = n.vipOf(ip)
-	}
-	n.seeVIP(t, v, rec)
+	n.seeVIP(t, n.vipOf(ip), rec)
 }
 
 // onVIPResult handles the answer to a read or write of a VIP's record.
-func (n *Node) onVIPResult(t time.Time, a *attempt, rec Record, class ErrClass) {
+func (n *Node) onVIPResult(t time.Time, a *attempt, r result) {
 	v := n.vips[a.ref.VIP]
 	if v == nil {
 		return
 	}
 	v.inflight = 0
 	n.sched.markVIP(v.ip)
+	rec, class := r.rec, r.class
 	if !a.write {
-		n.onVIPRead(t, v, rec, class)
+		n.onVIPRead(t, v, r)
 		return
 	}
 	switch class {
 	case ClassNone:
 		v.fails, v.notAfter, v.needRead = 0, time.Time{}, false
+		if r.stale {
+			return // it landed, and a newer version is known already
+		}
 		if a.op == OpDelete {
 			rec = Record{}
 		}
@@ -125,18 +128,23 @@ func (n *Node) onVIPResult(t time.Time, a *attempt, rec Record, class ErrClass) 
 		}
 		n.seeVIP(t, v, Record{})
 	case ClassTransient:
-		v.needRead = true // it may have landed
+		v.needRead, v.ambBase = true, versionOf(a.base) // it may have landed
 		n.vipFailed(t, v, ClassTransient)
 	default:
 		n.vipFailed(t, v, ClassPermanent)
 	}
 }
 
-func (n *Node) onVIPRead(t time.Time, v *vip, rec Record, class ErrClass) {
+func (n *Node) onVIPRead(t time.Time, v *vip, r result) {
+	rec, class := r.rec, r.class
 	switch class {
 	case ClassNone, ClassNotFound:
 		if class == ClassNotFound {
 			rec = Record{}
+		}
+		if r.stale {
+			v.needRead, v.fails, v.notAfter = false, 0, time.Time{} // the newer version settled it
+			return
 		}
 		if rec.Exists && rec.RV == v.deadRV {
 			n.vipFailed(t, v, ClassTransient) // a read behind the write that conflicted
@@ -198,11 +206,20 @@ func (n *Node) effRank(v *vip, t time.Time) int {
 // and nothing of it is in flight or on the node.
 func (n *Node) forgettable(v *vip) bool {
 	node, _ := n.names(v.view)
-	return v.told && !v.want.Wanted && !node && v.inflight == 0 && !v.plane.mayBeUp && !v.plane.busy
+	owedDelete := v.mine && v.view.Exists && v.view.Holder == ""
+	return v.told && !v.want.Wanted && !node && !owedDelete && v.inflight == 0 && !v.plane.mayBeUp && !v.plane.busy
 }
 
 func (n *Node) forget(v *vip) {
 	n.indexHolder(v.ip, v.view.Holder, "")
 	delete(n.vips, v.ip)
 	n.sched.wakeVIP(v.ip, time.Time{})
+}
+
+// versionOf names a record's version for equality: its RV, or "absent".
+func versionOf(r Record) string {
+	if !r.Exists {
+		return "absent"
+	}
+	return r.RV
 }

@@ -51,3 +51,11 @@ func isNetwork(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr)
 }
+
+// isTestFailure reports a presence patch (renewal or resignation) refused because a test
+// operation failed: the record no longer names our node and incarnation. kube-apiserver
+// answers 422 for it.
+func isTestFailure(w election.Write, err error) bool {
+	presence := w.Ref.Kind == election.KindNode && (w.Op == election.OpRenew || w.Op == election.OpRelease)
+	return presence && apierrors.IsInvalid(err)
+}

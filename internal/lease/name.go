@@ -26,3 +26,17 @@ func Name(ip netip.Addr) string {
 	}
 	return n
 }
+
+// ParseName is the inverse of Name for IPv4 VIPs (vipkeeper-198-51-100-7), the one form
+// that is unambiguous; IPv6 VIP Leases are recognised by AnnotationVIP.
+func ParseName(name string) (netip.Addr, bool) {
+	rest, ok := strings.CutPrefix(name, Prefix)
+	if !ok || strings.Count(rest, "-") != 3 {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(strings.ReplaceAll(rest, "-", "."))
+	if err != nil || !ip.Is4() {
+		return netip.Addr{}, false
+	}
+	return ip, true
+}

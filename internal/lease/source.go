@@ -9,7 +9,10 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	coordlisters "k8s.io/client-go/listers/coordination/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/vipkeeper/vipkeeper/internal/election"
 )
 
 // Source is one shared informer over vipkeeper's Leases in one namespace. Successors learn
@@ -33,10 +36,13 @@ func NewSource(client kubernetes.Interface, namespace string) *Source {
 	return &Source{factory: f, lister: li.Lister(), inf: li.Informer(), ns: namespace}
 }
 
+// Handler gets every change of one of our Leases: the record (absent for a deletion) and
+// the resourceVersion it was seen at (of the deletion, for a deletion).
+type Handler func(ref election.Ref, rec election.Record, rv string)
+
 // Start registers h, starts the informer and returns once the cache is synced. The
-// informer runs until ctx ends. h gets nil for a deleted Lease, with the deletion's
-// resourceVersion.
-func (s *Source) Start(ctx context.Context, h func(name string, l *coordv1.Lease, rv string)) error {
+// informer runs until ctx ends.
+func (s *Source) Start(ctx context.Context, h Handler) error {
 	_, err := s.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { s.deliver(h, o, false) },
 		UpdateFunc: func(_, o any) { s.deliver(h, o, false) },
@@ -53,7 +59,7 @@ func (s *Source) Start(ctx context.Context, h func(name string, l *coordv1.Lease
 	return nil
 }
 
-func (s *Source) deliver(h func(string, *coordv1.Lease, string), o any, deleted bool) {
+func (s *Source) deliver(h Handler, o any, deleted bool) {
 	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
 		o = t.Obj
 	}
@@ -61,18 +67,35 @@ func (s *Source) deliver(h func(string, *coordv1.Lease, string), o any, deleted 
 	if !ok {
 		return
 	}
-	if deleted {
-		h(l.Name, nil, l.ResourceVersion)
+	ref, ok := RefOf(l)
+	if !ok {
 		return
 	}
-	h(l.Name, l, l.ResourceVersion)
+	if deleted {
+		h(ref, election.Record{}, l.ResourceVersion)
+		return
+	}
+	h(ref, ToRecord(l), l.ResourceVersion)
 }
 
-// Cached returns the cached Lease, or nil.
-func (s *Source) Cached(name string) *coordv1.Lease {
-	l, err := s.lister.Leases(s.ns).Get(name)
+// Cached is the cached record of ref and its resourceVersion ("" when absent).
+func (s *Source) Cached(ref election.Ref) (election.Record, string) {
+	l, err := s.lister.Leases(s.ns).Get(NameOf(ref))
 	if err != nil {
-		return nil
+		return election.Record{}, ""
 	}
-	return l
+	return ToRecord(l), l.ResourceVersion
+}
+
+// Each calls f for every cached Lease of ours.
+func (s *Source) Each(f func(ref election.Ref, rec election.Record, rv string)) {
+	ls, err := s.lister.Leases(s.ns).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, l := range ls {
+		if ref, ok := RefOf(l); ok {
+			f(ref, ToRecord(l), l.ResourceVersion)
+		}
+	}
 }

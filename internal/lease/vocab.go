@@ -27,6 +27,8 @@ const (
 	AnnotationTransition  = "vipkeeper.io/transition"
 	AnnotationRevokedBy   = "vipkeeper.io/revoked-by"
 	AnnotationPeerAddress = "vipkeeper.io/peer-address"
+	// AnnotationNode names the node of a presence Lease (its name may be cut and hashed).
+	AnnotationNode = "vipkeeper.io/node"
 
 	// HeldFinalizer is on a VIP Lease while a node holds it, so that deleting the Lease by
 	// hand only marks it: it goes away once the holder has withdrawn the VIP (or its

@@ -13,6 +13,7 @@ import (
 type Dataplane interface {
 	Add(ctx context.Context, a announce.Address) error
 	Remove(ctx context.Context, ip netip.Addr) error
+	Set(ctx context.Context, desired []announce.Address) error
 }
 
 // Plane records every Add and Remove in front of a node's data plane (its "kernel"). Cut
@@ -60,4 +61,12 @@ func (p *Plane) Remove(ctx context.Context, ip netip.Addr) error {
 	ev.Done = time.Now()
 	p.hist.add(ev)
 	return ev.Err
+}
+
+// Set makes the kernel hold exactly desired unless the plane is cut (the sweep).
+func (p *Plane) Set(ctx context.Context, desired []announce.Address) error {
+	if p.cut.Load() {
+		return nil
+	}
+	return p.kernel.Set(ctx, desired)
 }

@@ -2,75 +2,102 @@ package daemontest
 
 import (
 	"context"
-	"slices"
 	"sync"
 
-	coordv1 "k8s.io/api/coordination/v1"
+	"github.com/vipkeeper/vipkeeper/internal/election"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
 )
 
 // LeaseSource is the port a Source wraps (daemon.LeaseSource, lease.Source).
 type LeaseSource interface {
-	Start(ctx context.Context, h func(name string, l *coordv1.Lease, rv string)) error
-	Cached(name string) *coordv1.Lease
+	Start(ctx context.Context, h lease.Handler) error
+	Each(f func(ref election.Ref, rec election.Record, rv string))
+	Cached(ref election.Ref) (election.Record, string)
 }
 
 // Source is a LeaseSource that a test can cut off from the informer's events: a
 // partitioned node. When the partition heals it delivers the newest event it dropped for
-// each Lease, as an informer does when its watch resumes or it relists. It is safe for
+// each record, as an informer does when its watch resumes or it relists. It is safe for
 // concurrent use.
 type Source struct {
 	inner LeaseSource
 
 	mu      sync.Mutex
-	h       func(name string, l *coordv1.Lease, rv string)
+	h       lease.Handler
 	cut     bool
-	dropped map[string]change
-	last    map[string]*coordv1.Lease // newest delivered, for Cached while cut
+	dropped map[election.Ref]change
+	order   []election.Ref
+	last    map[election.Ref]change // newest delivered, for Cached while cut
 }
 
 type change struct {
-	l  *coordv1.Lease
-	rv string
+	rec election.Record
+	rv  string
 }
 
 // NewSource wraps inner.
 func NewSource(inner LeaseSource) *Source {
-	return &Source{inner: inner, dropped: map[string]change{}, last: map[string]*coordv1.Lease{}}
+	return &Source{inner: inner, dropped: map[election.Ref]change{}, last: map[election.Ref]change{}}
 }
 
 // Start starts inner, passing its events to h unless the source is cut off.
-func (s *Source) Start(ctx context.Context, h func(name string, l *coordv1.Lease, rv string)) error {
+func (s *Source) Start(ctx context.Context, h lease.Handler) error {
 	s.mu.Lock()
 	s.h = h
 	s.mu.Unlock()
 	return s.inner.Start(ctx, s.deliver)
 }
 
-func (s *Source) deliver(name string, l *coordv1.Lease, rv string) {
+func (s *Source) deliver(ref election.Ref, rec election.Record, rv string) {
 	s.mu.Lock()
 	if s.cut {
-		s.dropped[name] = change{l: l, rv: rv}
+		if _, ok := s.dropped[ref]; !ok {
+			s.order = append(s.order, ref)
+		}
+		s.dropped[ref] = change{rec: rec, rv: rv}
 		s.mu.Unlock()
 		return
 	}
-	s.last[name] = l
+	s.last[ref] = change{rec: rec, rv: rv}
 	h := s.h
 	s.mu.Unlock()
-	h(name, l, rv)
+	h(ref, rec, rv)
 }
 
 // Cached answers from inner's cache, or while cut off from what was last delivered.
-func (s *Source) Cached(name string) *coordv1.Lease {
+func (s *Source) Cached(ref election.Ref) (election.Record, string) {
 	s.mu.Lock()
 	if s.cut {
 		defer s.mu.Unlock()
-		return s.last[name]
+		c := s.last[ref]
+		return c.rec, c.rv
 	}
 	s.mu.Unlock()
-	return s.inner.Cached(name)
+	return s.inner.Cached(ref)
 }
 
-// Partition cuts the source off (on) or heals it (off), delivering what it dropped.
+// Each is inner's, or while cut off what was last delivered.
+func (s *Source) Each(f func(ref election.Ref, rec election.Record, rv string)) {
+	s.mu.Lock()
+	if !s.cut {
+		s.mu.Unlock()
+		s.inner.Each(f)
+		return
+	}
+	last := make(map[election.Ref]change, len(s.last))
+	for k, v := range s.last {
+		last[k] = v
+	}
+	s.mu.Unlock()
+	for ref, c := range last {
+		if c.rec.Exists {
+			f(ref, c.rec, c.rv)
+		}
+	}
+}
+
+// Partition cuts the source off (on) or heals it (off), delivering what it dropped in the
+// order the records first changed.
 func (s *Source) Partition(on bool) {
 	s.mu.Lock()
 	s.cut = on
@@ -78,19 +105,14 @@ func (s *Source) Partition(on bool) {
 		s.mu.Unlock()
 		return
 	}
-	dropped, h := s.dropped, s.h
-	s.dropped = map[string]change{}
-	for name, c := range dropped {
-		s.last[name] = c.l
+	dropped, order, h := s.dropped, s.order, s.h
+	s.dropped, s.order = map[election.Ref]change{}, nil
+	for ref, c := range dropped {
+		s.last[ref] = c
 	}
 	s.mu.Unlock()
-	names := make([]string, 0, len(dropped))
-	for name := range dropped {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		h(name, dropped[name].l, dropped[name].rv)
+	for _, ref := range order {
+		h(ref, dropped[ref].rec, dropped[ref].rv)
 	}
 }
 
@@ -102,5 +124,5 @@ func (s *Source) Cut() bool {
 }
 
 // Inject delivers an event as if the informer had (unless the source is cut off), for
-// instance an old version of a Lease, which a real informer may deliver late.
-func (s *Source) Inject(name string, l *coordv1.Lease, rv string) { s.deliver(name, l, rv) }
+// instance an old version of a record, which a real informer may deliver late.
+func (s *Source) Inject(ref election.Ref, rec election.Record, rv string) { s.deliver(ref, rec, rv) }

@@ -8,11 +8,11 @@ import (
 	"syscall"
 	"time"
 
-	coordv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vipkeeper/vipkeeper/internal/election"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
 )
 
 // Mode is the fault a Store injects.
@@ -40,8 +40,8 @@ func (m Mode) String() string {
 
 // LeaseStore is the port a Store wraps (daemon.LeaseStore, lease.Store).
 type LeaseStore interface {
-	Get(ctx context.Context, name string) (*coordv1.Lease, error)
-	Write(ctx context.Context, name string, op election.Op, token string, base *coordv1.Lease) (*coordv1.Lease, error)
+	Do(ctx context.Context, w election.Write) (election.Record, election.ErrClass, error)
+	Get(ctx context.Context, ref election.Ref) (election.Record, election.ErrClass, error)
 }
 
 var leases = schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}
@@ -58,6 +58,22 @@ type Store struct {
 	byName map[string]Mode
 	calls  int
 	lateBy time.Duration
+	// storm detection: calls at one instant of (virtual) time
+	instant time.Time
+	atOnce  int
+	onStorm func(node string, calls int)
+}
+
+// StormCalls is how many calls one node may make at one instant: a retry that skips its
+// backoff makes unboundedly many, which under synctest would stop virtual time.
+const StormCalls = 500
+
+// OnStorm sets f to be called (once per instant) when a node makes StormCalls calls at one
+// instant of time; from then on every call of that node hangs.
+func (s *Store) OnStorm(f func(node string, calls int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onStorm = f
 }
 
 // NewStore wraps inner for node and records every call in h.
@@ -77,6 +93,25 @@ func (s *Store) SetModeFor(name string, m Mode) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.byName[name] = m
+}
+
+// stormCheck reports a storm of calls at one instant and then breaks it: from then on
+// every call of the node hangs (until its context ends), so virtual time moves on and the
+// test fails with its message instead of spinning.
+func (s *Store) stormCheck() {
+	s.mu.Lock()
+	if now := time.Now(); !now.Equal(s.instant) {
+		s.instant, s.atOnce = now, 0
+	}
+	s.atOnce++
+	n, f := s.atOnce, s.onStorm
+	if n >= StormCalls {
+		s.mode, s.byName = Hang, map[string]Mode{}
+	}
+	s.mu.Unlock()
+	if n == StormCalls && f != nil {
+		f(s.node, n)
+	}
 }
 
 // ClearModeFor makes Lease name follow SetMode again.
@@ -101,6 +136,7 @@ func (s *Store) Calls() int {
 }
 
 func (s *Store) begin(name string) (Mode, int) {
+	s.stormCheck()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
@@ -110,52 +146,61 @@ func (s *Store) begin(name string) (Mode, int) {
 	return s.mode, s.calls
 }
 
-// Get reads the Lease unless the mode fails the call.
-func (s *Store) Get(ctx context.Context, name string) (*coordv1.Lease, error) {
+// Get reads the record unless the mode fails the call.
+func (s *Store) Get(ctx context.Context, ref election.Ref) (election.Record, election.ErrClass, error) {
+	name := lease.NameOf(ref)
 	ev := Event{At: time.Now(), Node: s.node, Kind: KindRead, Lease: name}
 	mode, n := s.begin(name)
 	ev.Mode = mode
 	if mode == LandsTimesOut || mode == LandsLate {
 		mode = OK // only writes lose their reply
 	}
-	var l *coordv1.Lease
+	var rec election.Record
+	class := election.ClassNone
 	ev.Err = s.fault(ctx, mode, n, name, "get")
 	if ev.Err == nil {
-		l, ev.Err = s.inner.Get(ctx, name)
+		rec, class, ev.Err = s.inner.Get(ctx, ref)
 		ev.Landed = true
+	} else {
+		class = lease.Classify(ev.Err)
 	}
-	s.record(ev, l)
-	return l, ev.Err
+	s.record(ev, rec)
+	return rec, class, ev.Err
 }
 
-// Write performs the write unless the mode fails it; LandsTimesOut performs it and then
+// Do performs the write unless the mode fails it; LandsTimesOut performs it and then
 // fails it.
-func (s *Store) Write(ctx context.Context, name string, op election.Op, token string, base *coordv1.Lease) (*coordv1.Lease, error) {
-	ev := Event{At: time.Now(), Node: s.node, Kind: KindWrite, Lease: name, Op: op}
+func (s *Store) Do(ctx context.Context, w election.Write) (election.Record, election.ErrClass, error) {
+	name := lease.NameOf(w.Ref)
+	ev := Event{At: time.Now(), Node: s.node, Kind: KindWrite, Lease: name, Op: w.Op}
 	mode, n := s.begin(name)
 	ev.Mode = mode
-	var out *coordv1.Lease
-	if mode == LandsTimesOut {
-		out, ev.Err = s.inner.Write(ctx, name, op, token, base)
+	switch mode {
+	case LandsTimesOut:
+		var rec election.Record
+		rec, _, ev.Err = s.inner.Do(ctx, w)
 		ev.Landed = true
-		s.record(ev, out)
-		return nil, fmt.Errorf("%s lease %s (reply lost): %w", op, name, timeoutErr(n))
+		s.record(ev, rec)
+		err := fmt.Errorf("%s lease %s (reply lost): %w", w.Op, name, timeoutErr(n))
+		return election.Record{}, lease.Classify(err), err
+	case LandsLate:
+		err := s.late(ctx, ev, w)
+		return election.Record{}, lease.Classify(err), err
 	}
-	if mode == LandsLate {
-		return nil, s.late(ctx, ev, token, base)
+	ev.Err = s.fault(ctx, mode, n, name, w.Op.String())
+	if ev.Err != nil {
+		s.record(ev, election.Record{})
+		return election.Record{}, lease.Classify(ev.Err), ev.Err
 	}
-	ev.Err = s.fault(ctx, mode, n, name, op.String())
-	if ev.Err == nil {
-		out, ev.Err = s.inner.Write(ctx, name, op, token, base)
-		ev.Landed = true
-	}
-	s.record(ev, out)
-	return out, ev.Err
+	rec, class, err := s.inner.Do(ctx, w)
+	ev.Err, ev.Landed = err, true
+	s.record(ev, rec)
+	return rec, class, err
 }
 
 // late holds a write until the caller gives up, then lands it LateBy later, as an API
 // server does with a request it had queued (kube-apiserver behind a frozen etcd).
-func (s *Store) late(ctx context.Context, ev Event, token string, base *coordv1.Lease) error {
+func (s *Store) late(ctx context.Context, ev Event, w election.Write) error {
 	s.mu.Lock()
 	d := s.lateBy
 	s.mu.Unlock()
@@ -163,9 +208,9 @@ func (s *Store) late(ctx context.Context, ev Event, token string, base *coordv1.
 	err := fmt.Errorf("%s lease %s (api slow): %w", ev.Op, ev.Lease, ctx.Err())
 	go func() {
 		time.Sleep(d)
-		out, lerr := s.inner.Write(context.Background(), ev.Lease, ev.Op, token, base)
+		rec, _, lerr := s.inner.Do(context.Background(), w)
 		ev.Err, ev.Landed = lerr, true
-		s.record(ev, out)
+		s.record(ev, rec)
 	}()
 	return err
 }
@@ -195,13 +240,8 @@ func timeoutErr(n int) error {
 	return apierrors.NewTimeoutError("request did not complete within requested timeout", 0)
 }
 
-func (s *Store) record(ev Event, l *coordv1.Lease) {
+func (s *Store) record(ev Event, rec election.Record) {
 	ev.Done = time.Now()
-	if l != nil {
-		ev.RV = l.ResourceVersion
-		if h := l.Spec.HolderIdentity; h != nil {
-			ev.Holder = *h
-		}
-	}
+	ev.RV, ev.Holder = rec.RV, rec.Holder
 	s.hist.add(ev)
 }

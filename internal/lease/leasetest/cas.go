@@ -19,7 +19,9 @@ import (
 // WithOptimisticConcurrency makes every create stamp a fresh resourceVersion, every update
 // and delete with a resourceVersion fail with 409 unless it matches the stored one, and every
 // successful update bump it, as kube-apiserver does. It covers all resources.
-func WithOptimisticConcurrency(cs *fake.Clientset) {
+func WithOptimisticConcurrency(cs *fake.Clientset) { withConcurrency(cs) }
+
+func withConcurrency(cs *fake.Clientset) func() string {
 	var rv atomic.Int64
 	next := func() string { return strconv.FormatInt(rv.Add(1), 10) }
 	cs.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -52,6 +54,7 @@ func WithOptimisticConcurrency(cs *fake.Clientset) {
 		}
 		return false, nil, nil
 	})
+	return next
 }
 
 // check compares want with the stored resourceVersion; an empty want is unconditional.
