@@ -25,12 +25,12 @@ type observation struct {
 }
 
 type result struct {
-	id    uint64
-	write bool
-	ref   election.Ref
-	op    election.Op
-	rec   election.Record
-	class election.ErrClass
+	id     uint64
+	write  bool
+	ref    election.Ref
+	op     election.Op
+	rec    election.Record
+	class  election.ErrClass
 	err    error
 	took   time.Duration
 	reason string // Write.Reason

@@ -281,8 +281,8 @@ func (w *simWorld) checkSafety(ip netip.Addr) {
 // simStats counts what the runs exercised, to show the model is not vacuous.
 type simStats struct {
 	steps, installs, takeovers, lateLandings, writes, revokes int
-	refusals, removeFails, adminDeletes, sweepFails        int
-	ops                                                    map[string]int
+	refusals, removeFails, adminDeletes, sweepFails           int
+	ops                                                       map[string]int
 }
 
 func (s *simStats) add(o simStats) {

@@ -23,8 +23,8 @@ type Ref struct {
 }
 
 // VIPRef and NodeRef build Refs.
-func VIPRef(ip netip.Addr) Ref  { return Ref{Kind: KindVIP, VIP: ip} }
-func NodeRef(node string) Ref   { return Ref{Kind: KindNode, Node: node} }
+func VIPRef(ip netip.Addr) Ref { return Ref{Kind: KindVIP, VIP: ip} }
+func NodeRef(node string) Ref  { return Ref{Kind: KindNode, Node: node} }
 func (r Ref) String() string {
 	if r.Kind == KindNode {
 		return "node/" + r.Node

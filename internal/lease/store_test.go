@@ -67,9 +67,13 @@ func (s *script) write(st *lease.Store, ref election.Ref, op election.Op, base, 
 // theScript covers every operation of the core on both kinds of record, the conflicts that
 // guard them and the finalizer's effect on a deletion by hand.
 var theScript = []step{
-	{"create", func(s *script) (election.Record, election.ErrClass) { return s.write(s.a, vr, election.OpCreate, "", "ia") },
+	{"create", func(s *script) (election.Record, election.ErrClass) {
+		return s.write(s.a, vr, election.OpCreate, "", "ia")
+	},
 		election.ClassNone, outcome{Exists: true, Holder: "node-a", Incarnation: "ia"}},
-	{"create again", func(s *script) (election.Record, election.ErrClass) { return s.write(s.b, vr, election.OpCreate, "", "ib") },
+	{"create again", func(s *script) (election.Record, election.ErrClass) {
+		return s.write(s.b, vr, election.OpCreate, "", "ib")
+	},
 		election.ClassConflict, outcome{}},
 	{"release", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.a, vr, election.OpRelease, "create", "ia")
@@ -90,12 +94,17 @@ var theScript = []step{
 	{"release of the terminating record deletes it", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.b, vr, election.OpRelease, "kubectl delete", "ib")
 	}, election.ClassNone, outcome{}},
-	{"gone", func(s *script) (election.Record, election.ErrClass) { rec, class, _ := s.a.Get(s.ctx, vr); return rec, class },
+	{"gone", func(s *script) (election.Record, election.ErrClass) {
+		rec, class, _ := s.a.Get(s.ctx, vr)
+		return rec, class
+	},
 		election.ClassNotFound, outcome{}},
 	{"presence create", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.a, nr, election.OpCreate, "", "ia")
 	}, election.ClassNone, outcome{Exists: true, Holder: "node-a", Incarnation: "ia", HasToken: true}},
-	{"renew", func(s *script) (election.Record, election.ErrClass) { return s.write(s.a, nr, election.OpRenew, "", "ia") },
+	{"renew", func(s *script) (election.Record, election.ErrClass) {
+		return s.write(s.a, nr, election.OpRenew, "", "ia")
+	},
 		election.ClassNone, outcome{Exists: true, Holder: "node-a", Incarnation: "ia", HasToken: true}},
 	{"renew of another incarnation", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.a, nr, election.OpRenew, "", "old")
@@ -103,7 +112,9 @@ var theScript = []step{
 	{"revoke on a stale version", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.b, nr, election.OpRevoke, "presence create", "ib")
 	}, election.ClassConflict, outcome{}},
-	{"revoke", func(s *script) (election.Record, election.ErrClass) { return s.write(s.b, nr, election.OpRevoke, "renew", "ib") },
+	{"revoke", func(s *script) (election.Record, election.ErrClass) {
+		return s.write(s.b, nr, election.OpRevoke, "renew", "ib")
+	},
 		election.ClassNone, outcome{Exists: true, Incarnation: "ia", HasToken: true}},
 	{"renew after revocation", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.a, nr, election.OpRenew, "", "ia")
@@ -111,7 +122,9 @@ var theScript = []step{
 	{"register a new incarnation", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.a, nr, election.OpAcquire, "revoke", "ia2")
 	}, election.ClassNone, outcome{Exists: true, Holder: "node-a", Incarnation: "ia2", Transitions: 1, HasToken: true}},
-	{"resign", func(s *script) (election.Record, election.ErrClass) { return s.write(s.a, nr, election.OpRelease, "", "ia2") },
+	{"resign", func(s *script) (election.Record, election.ErrClass) {
+		return s.write(s.a, nr, election.OpRelease, "", "ia2")
+	},
 		election.ClassNone, outcome{Exists: true, Incarnation: "ia2", Transitions: 1, HasToken: true}},
 	{"renew of a missing record", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.a, election.NodeRef("node-z"), election.OpRenew, "", "iz")

@@ -112,4 +112,3 @@ func applyPatch(pa k8stesting.PatchAction, js []byte, rv string) ([]byte, error)
 	}
 	return nil, apierrors.NewBadRequest(fmt.Sprintf("patch type %s not supported by leasetest", pa.GetPatchType()))
 }
-
