@@ -126,8 +126,8 @@ func container(m ManifestConfig) corev1.Container {
 			RunAsUser: ptr(int64(0)), AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true),
 			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"},
 				Add: []corev1.Capability{"NET_ADMIN", "NET_RAW"}}},
-		VolumeMounts: []corev1.VolumeMount{{Name: kubeconfigMount, MountPath: m.Kubeconfig, ReadOnly: true}},
-		Ports:        []corev1.ContainerPort{{Name: "health", ContainerPort: int32(m.HealthPort), HostPort: int32(m.HealthPort)}},
+		VolumeMounts:             []corev1.VolumeMount{{Name: kubeconfigMount, MountPath: m.Kubeconfig, ReadOnly: true}},
+		Ports:                    []corev1.ContainerPort{{Name: "health", ContainerPort: int32(m.HealthPort), HostPort: int32(m.HealthPort)}},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 }
