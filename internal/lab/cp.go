@@ -109,6 +109,7 @@ type CPLab struct {
 	reader   *Reader
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	faulted  bool // a scenario ran: the next reset waits for every node's rise
 
 	closeOnce sync.Once
 	closeErr  error

@@ -221,7 +221,9 @@ func (c *Cluster) httpClient() *http.Client {
 	return &http.Client{Transport: tr, Timeout: 2 * time.Second}
 }
 
-func httpOn(ip netip.Addr, port int) string { return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(port)) }
+func httpOn(ip netip.Addr, port int) string {
+	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(port))
+}
 
 // Stop kills every process and removes the temp dir. It is idempotent.
 func (c *Cluster) Stop() {
@@ -319,4 +321,20 @@ func (c *Cluster) signal(p *process, sig syscall.Signal) error {
 		return fmt.Errorf("signal %v to %s: %w", sig, p.name, err)
 	}
 	return nil
+}
+
+// APIServerRunning reports whether member i's kube-apiserver runs (it may be frozen).
+func (c *Cluster) APIServerRunning(i int) bool {
+	c.mu.Lock()
+	p := c.members[i].api
+	c.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
 }
