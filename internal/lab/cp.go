@@ -298,10 +298,16 @@ func (l *CPLab) teardown() error {
 	if l.cluster != nil {
 		l.cluster.Stop()
 	}
-	errs := []error{removeTag(ctx, l.plan.tag())}
-	if err := os.Remove(filepath.Join(StateDir, l.plan.tag()+".pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
+	return removeLab(ctx, l.plan.tag(), l.cfg.Logger)
+}
+
+// removeLab removes the network objects, temp dirs and pid file of the lab with tag, once
+// its processes are gone (both kinds of lab end this way).
+func removeLab(ctx context.Context, tag string, log *slog.Logger) error {
+	errs := []error{removeTag(ctx, tag)}
+	if err := os.Remove(filepath.Join(StateDir, tag+".pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
-	l.cfg.Logger.Info("lab removed", "lab", l.plan.tag())
+	log.Info("lab removed", "lab", tag)
 	return errors.Join(errs...)
 }
