@@ -26,7 +26,7 @@ type cpOptions struct {
 
 func parseCPFlags(name string, args []string, errOut io.Writer) (cpOptions, error) {
 	var o cpOptions
-	var announcers, announcer, only string
+	var announcers, announcer, only, apiArgs string
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, "control-plane nodes")
@@ -36,11 +36,15 @@ func parseCPFlags(name string, args []string, errOut io.Writer) (cpOptions, erro
 	fs.StringVar(&only, "only", "", "bench: comma list of scenarios (default all)")
 	fs.StringVar(&o.out, "out", "out/cp-bench", "bench: directory of results.json and report.md")
 	fs.DurationVar(&o.duration, "duration", 0, "live lab: stop after this long (0: until Ctrl-C)")
+	fs.StringVar(&apiArgs, "apiserver-args", "", "extra kube-apiserver flags, comma-separated (e.g. --shutdown-delay-duration=3s)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	o.announcers = strings.Split(announcers, ",")
 	o.cfg.Announcer = announcer
+	if apiArgs != "" {
+		o.cfg.ControlPlane.APIServerArgs = strings.Split(apiArgs, ",")
+	}
 	if only != "" {
 		o.only = strings.Split(only, ",")
 	}
