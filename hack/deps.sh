@@ -6,6 +6,8 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)   # pgrep, sysctl: lab and announce tests
 command -v flock >/dev/null 2>&1 || need+=(util-linux) # hack/build.sh
+command -v keepalived >/dev/null 2>&1 || need+=(keepalived) # the control-plane lab's comparison
+command -v curl >/dev/null 2>&1 || need+=(curl)             # keepalived's kube-apiserver check
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: up to date"
   exit 0
@@ -15,5 +17,14 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "deps: installing ${need[*]}"
+# Packages such as keepalived start their service on install; nothing may start here. A
+# policy-rc.d that says 101 ("action forbidden") stops invoke-rc.d; ours is removed after.
+own_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  own_policy=1
+fi
+trap 'if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"

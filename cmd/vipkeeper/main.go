@@ -19,6 +19,9 @@ func main() {
 }
 
 func run(args []string) int {
+	if code, ok := controlPlaneCommand(args); ok { // control-plane, manifest: controlplane.go
+		return code
+	}
 	if len(args) > 0 && args[0] == "lab" { // the local lab (make lab); see internal/lab
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()

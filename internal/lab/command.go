@@ -59,6 +59,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer) int {
 	if len(args) > 0 && (args[0] == "scenarios" || args[0] == "bench") { // chaos scenarios; see bench.go
 		return BenchMain(ctx, args[0], args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "control-plane" { // the 3-node control-plane lab; see cp_command.go
+		return CPMain(ctx, args[1:], stdout)
+	}
 	o, err := parseFlags(args, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)

@@ -55,6 +55,14 @@
 // Analyze, TimeToHealthy and FirstAnswer turn runs into outage, split-brain and recovery
 // figures.
 //
+// # Control-plane lab
+//
+// CPLab (cp*.go, `vipkeeper lab control-plane [bench]`) uses the same topology for the
+// control-plane VIP: every node namespace runs an etcd member of one cluster and its own
+// kube-apiserver (testenv.Cluster), plus vipkeeper control-plane or keepalived; the client
+// reads through https://VIP:6443 every 100 ms (Reader) beside the ARP prober. Close removes
+// it the same way (removeLab).
+//
 // # Threads
 //
 // Children get Pdeathsig, which fires when the OS thread that forked them exits. Every child

@@ -255,10 +255,5 @@ func (l *Lab) teardown() error {
 	if l.env != nil {
 		l.env.Stop()
 	}
-	errs := []error{removeTag(ctx, l.plan.tag())}
-	if err := os.Remove(filepath.Join(StateDir, l.plan.tag()+".pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
-	}
-	l.cfg.Logger.Info("lab removed", "lab", l.plan.tag())
-	return errors.Join(errs...)
+	return removeLab(ctx, l.plan.tag(), l.cfg.Logger)
 }

@@ -8,6 +8,10 @@
 // The binaries come from bin/ at the repository root (`make bins`, i.e. hack/build.sh) or
 // from $VIPKEEPER_BIN. Without them tests skip, unless $CI is set, where they fail.
 //
+// StartCluster (cluster*.go) runs a control plane of several nodes instead, as kubeadm's
+// stacked etcd builds it: an etcd member and a kube-apiserver per node (each node run
+// through a command prefix such as ip netns exec), serving certificates of its own CA.
+//
 // A package shares one control plane through TestMain:
 //
 //	var shared = testenv.NewShared(testenv.Options{})
