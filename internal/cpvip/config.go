@@ -115,7 +115,6 @@ func (c Config) Validate() error {
 func (c Config) election() election.Config {
 	ec := election.DefaultConfig(c.NodeName)
 	ec.LeaseDuration, ec.RenewDeadline, ec.RetryPeriod = c.LeaseDuration, c.RenewDeadline, c.RetryPeriod
-	ec.SpreadDelay, ec.AttemptTimeout = c.RetryPeriod/2, c.RetryPeriod
 	return ec
 }
 

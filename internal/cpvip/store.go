@@ -6,12 +6,10 @@ import (
 	"sync"
 	"time"
 
-	coordv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/vipkeeper/vipkeeper/internal/daemon"
 	"github.com/vipkeeper/vipkeeper/internal/election"
-	"github.com/vipkeeper/vipkeeper/internal/lease"
 )
 
 // localShare is the part of an attempt's time the local API server gets before a release
@@ -43,40 +41,42 @@ type store struct {
 
 var _ daemon.LeaseStore = (*store)(nil)
 
-// Get reads the Lease, from a peer if the local API server fails transiently.
-func (s *store) Get(ctx context.Context, name string) (*coordv1.Lease, error) {
-	l, err := s.local.Get(s.localCtx(ctx), name)
-	if !s.fallBack(err) {
-		return l, s.hint(err)
+// Get reads a record, from a peer if the local API server fails transiently.
+func (s *store) Get(ctx context.Context, ref election.Ref) (election.Record, election.ErrClass, error) {
+	rec, class, err := s.local.Get(s.localCtx(ctx), ref)
+	if !s.fallBack(class) {
+		return rec, class, s.hint(err)
 	}
 	for _, p := range s.peers.Stores() {
-		if pl, perr := p.Get(ctx, name); lease.Classify(perr) != election.ClassTransient {
-			return pl, perr
+		if prec, pclass, perr := p.Get(ctx, ref); pclass != election.ClassTransient {
+			return prec, pclass, perr
 		}
 	}
-	return l, err
+	return rec, class, err
 }
 
-// Write writes the Lease; only a release may go to a peer.
-func (s *store) Write(ctx context.Context, name string, op election.Op, token string, base *coordv1.Lease) (*coordv1.Lease, error) {
-	if op != election.OpRelease {
-		l, err := s.local.Write(ctx, name, op, token, base)
-		return l, s.hint(err)
+// Do writes a record; only a release may go to a peer (of a VIP, after its withdrawal, or
+// the resignation of our presence), both conditioned so that the server carrying them
+// does not matter.
+func (s *store) Do(ctx context.Context, w election.Write) (election.Record, election.ErrClass, error) {
+	if w.Op != election.OpRelease {
+		rec, class, err := s.local.Do(ctx, w)
+		return rec, class, s.hint(err)
 	}
-	l, err := s.local.Write(s.localCtx(ctx), name, op, token, base)
-	if !s.fallBack(err) {
-		return l, s.hint(err)
+	rec, class, err := s.local.Do(s.localCtx(ctx), w)
+	if !s.fallBack(class) {
+		return rec, class, s.hint(err)
 	}
 	for _, p := range s.peers.Stores() {
-		pl, perr := p.Write(ctx, name, op, token, base)
-		if lease.Classify(perr) != election.ClassTransient {
+		prec, pclass, perr := p.Do(ctx, w)
+		if pclass != election.ClassTransient {
 			if perr == nil {
-				s.log.Info("released the vip lease through a peer api server", "lease", name, "local_err", err)
+				s.log.Info("released through a peer api server", "lease", w.Ref.String(), "local_err", err)
 			}
-			return pl, perr
+			return prec, pclass, perr
 		}
 	}
-	return l, err
+	return rec, class, err
 }
 
 // localCtx bounds the local attempt to a share of ctx's time when a peer may follow.
@@ -90,8 +90,8 @@ func (s *store) localCtx(ctx context.Context) context.Context {
 	return c
 }
 
-func (s *store) fallBack(err error) bool {
-	return s.peers != nil && err != nil && lease.Classify(err) == election.ClassTransient
+func (s *store) fallBack(class election.ErrClass) bool {
+	return s.peers != nil && class == election.ClassTransient
 }
 
 // hint explains a 403 in the log, at most every forbiddenHintEvery: the classic trap of

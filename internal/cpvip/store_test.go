@@ -4,16 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"syscall"
 	"testing"
 	"time"
 
-	coordv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vipkeeper/vipkeeper/internal/daemon"
 	"github.com/vipkeeper/vipkeeper/internal/election"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
 )
 
 // fakeStore answers every call with err (nil: success) and counts the calls.
@@ -24,25 +25,25 @@ type fakeStore struct {
 	ops          []election.Op
 }
 
-func (f *fakeStore) Get(ctx context.Context, name string) (*coordv1.Lease, error) {
+func (f *fakeStore) Get(ctx context.Context, _ election.Ref) (election.Record, election.ErrClass, error) {
 	f.gets++
-	return f.answer(name)
+	return f.answer()
 }
 
-func (f *fakeStore) Write(ctx context.Context, name string, op election.Op, _ string, _ *coordv1.Lease) (*coordv1.Lease, error) {
+func (f *fakeStore) Do(ctx context.Context, w election.Write) (election.Record, election.ErrClass, error) {
 	f.writes++
-	f.ops = append(f.ops, op)
-	return f.answer(name)
+	f.ops = append(f.ops, w.Op)
+	return f.answer()
 }
 
-func (f *fakeStore) answer(name string) (*coordv1.Lease, error) {
+func (f *fakeStore) answer() (election.Record, election.ErrClass, error) {
 	if f.err != nil {
-		return nil, f.err
+		return election.Record{}, lease.Classify(f.err), f.err
 	}
-	l := &coordv1.Lease{}
-	l.Name, l.ResourceVersion = name, f.name
-	return l, nil
+	return election.Record{Exists: true, RV: f.name}, election.ClassNone, nil
 }
+
+var ref = election.VIPRef(netip.MustParseAddr("198.51.100.5"))
 
 type fixedPeers []daemon.LeaseStore
 
@@ -75,10 +76,10 @@ func ctxSecond(t *testing.T) context.Context {
 // The safety rule of the mode: a write that makes this node the holder never leaves the
 // local API server, whatever it answers.
 func TestStore_HolderWritesNeverGoToPeers(t *testing.T) {
-	for _, op := range []election.Op{election.OpCreate, election.OpAcquire, election.OpRenew, election.OpDelete} {
+	for _, op := range []election.Op{election.OpCreate, election.OpAcquire, election.OpRenew, election.OpDelete, election.OpRevoke} {
 		local, peer := &fakeStore{err: refused}, &fakeStore{name: "peer"}
 		s := newTestStore(local, peer)
-		if _, err := s.Write(ctxSecond(t), "vipkeeper-198-51-100-5", op, "tok", &coordv1.Lease{}); err != refused {
+		if _, _, err := s.Do(ctxSecond(t), election.Write{Ref: ref, Op: op}); err != refused {
 			t.Errorf("%v: err %v, want the local refusal", op, err)
 		}
 		if peer.writes != 0 || local.writes != 1 {
@@ -90,8 +91,8 @@ func TestStore_HolderWritesNeverGoToPeers(t *testing.T) {
 func TestStore_ReleaseFallsBackToTheFirstPeerThatAnswers(t *testing.T) {
 	local, down, up, unused := &fakeStore{err: refused}, &fakeStore{err: refused}, &fakeStore{name: "up"}, &fakeStore{name: "unused"}
 	s := newTestStore(local, down, up, unused)
-	l, err := s.Write(ctxSecond(t), "vip", election.OpRelease, "", &coordv1.Lease{})
-	if err != nil || l.ResourceVersion != "up" {
+	l, _, err := s.Do(ctxSecond(t), election.Write{Ref: ref, Op: election.OpRelease})
+	if err != nil || l.RV != "up" {
 		t.Fatalf("release: %v, %v; want the answer of peer up", l, err)
 	}
 	if down.writes != 1 || up.writes != 1 || unused.writes != 0 {
@@ -115,7 +116,7 @@ func TestStore_ReleaseStopsAtADefinitiveAnswer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			local, peer := &fakeStore{err: tc.local}, &fakeStore{err: tc.peer}
-			_, err := newTestStore(local, peer).Write(ctxSecond(t), "vip", election.OpRelease, "", &coordv1.Lease{})
+			_, _, err := newTestStore(local, peer).Do(ctxSecond(t), election.Write{Ref: ref, Op: election.OpRelease})
 			if err != tc.want || peer.writes != tc.peers {
 				t.Errorf("err %v, peer writes %d; want %v, %d", err, peer.writes, tc.want, tc.peers)
 			}
@@ -125,11 +126,11 @@ func TestStore_ReleaseStopsAtADefinitiveAnswer(t *testing.T) {
 
 func TestStore_ReadFallsBackWithoutPeersItDoesNot(t *testing.T) {
 	local, peer := &fakeStore{err: refused}, &fakeStore{name: "peer"}
-	if l, err := newTestStore(local, peer).Get(ctxSecond(t), "vip"); err != nil || l.ResourceVersion != "peer" {
+	if l, _, err := newTestStore(local, peer).Get(ctxSecond(t), ref); err != nil || l.RV != "peer" {
 		t.Errorf("get with a peer: %v %v", l, err)
 	}
 	local = &fakeStore{err: refused}
-	if _, err := newTestStore(local).Get(ctxSecond(t), "vip"); err != refused {
+	if _, _, err := newTestStore(local).Get(ctxSecond(t), ref); err != refused {
 		t.Errorf("get without peers: %v, want the local error", err)
 	}
 }

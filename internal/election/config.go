@@ -34,10 +34,11 @@ type Config struct {
 	Rand func() float64
 }
 
-// DefaultConfig is client-go's timing (15s/10s/2s) for identity, with the derived defaults.
+// DefaultConfig is client-go's timing (15s/10s/2s) for identity. The derived fields stay
+// zero, so a caller may change the timings: New fills them (WithDefaults).
 func DefaultConfig(identity string) Config {
 	return Config{Identity: identity, LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second,
-		RetryPeriod: 2 * time.Second}.WithDefaults()
+		RetryPeriod: 2 * time.Second}
 }
 
 // WithDefaults fills the derived fields left zero.
@@ -49,7 +50,7 @@ func (c Config) WithDefaults() Config {
 		c.AttemptTimeout = c.RetryPeriod
 	}
 	if c.MaxAttemptTimeout == 0 {
-		c.MaxAttemptTimeout = max(c.LeaseDuration, c.AttemptTimeout)
+		c.MaxAttemptTimeout = c.LeaseDuration
 	}
 	if c.KernelSlack == 0 {
 		c.KernelSlack = DefaultKernelSlack(c.LeaseDuration, c.RenewDeadline)
@@ -75,10 +76,11 @@ func DefaultKernelSlack(leaseDuration, renewDeadline time.Duration) time.Duratio
 // the kernel's lateness in removing an expired address.
 const MinFenceGap = 2 * time.Second
 
-// Validate checks client-go's ratios (LeaseDuration > RenewDeadline > 1.2 x RetryPeriod), that
+// Validate checks, after WithDefaults, client-go's ratios (LeaseDuration > RenewDeadline > 1.2 x RetryPeriod), that
 // RenewDeadline is at least 2s (kernel lifetimes have one-second granularity) and that the
 // kernel's slack and lateness fit between the fence and the earliest takeover.
 func (c Config) Validate() error {
+	c = c.WithDefaults()
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Identity == "" {

@@ -30,7 +30,7 @@ func TestConfigValidate_NamesTheOffendingField(t *testing.T) {
 		{name: "negative spread", mutate: func(c *Config) { c.SpreadDelay = -1 }, want: []string{"SpreadDelay"}},
 		{name: "attempt longer than its ceiling",
 			mutate: func(c *Config) { c.AttemptTimeout = 16 * time.Second }, want: []string{"AttemptTimeout"}},
-		{name: "zero attempt timeout", mutate: func(c *Config) { c.AttemptTimeout = 0 }, want: []string{"AttemptTimeout"}},
+		{name: "negative attempt timeout", mutate: func(c *Config) { c.AttemptTimeout = -1 }, want: []string{"AttemptTimeout"}},
 		{name: "slack and lateness past the takeover",
 			mutate: func(c *Config) { c.KernelSlack = 4 * time.Second }, want: []string{"KernelSlack"}},
 		{name: "no request slot", mutate: func(c *Config) { c.MaxInflight = -1 }, want: []string{"MaxInflight"}},
