@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -90,7 +91,9 @@ func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config,
 }
 
 func newDaemon(cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane *announce.Announcer, m *daemon.Metrics) (*daemon.Daemon, error) {
-	lc, err := lease.NewClient(rc, lease.ClientConfig{QPS: float32(cfg.LeaseQPS), Burst: cfg.LeaseBurst, Timeout: cfg.RenewDeadline})
+	// The HTTP timeout is only a backstop behind each request's own deadline (sized by the
+	// core up to the lease duration); it must not cut a request the core lets run.
+	lc, err := lease.NewClient(rc, lease.ClientConfig{QPS: float32(cfg.LeaseQPS), Burst: cfg.LeaseBurst, Timeout: cfg.LeaseDuration + time.Second})
 	if err != nil {
 		return nil, err
 	}

@@ -59,3 +59,6 @@ func isTestFailure(w election.Write, err error) bool {
 	presence := w.Ref.Kind == election.KindNode && (w.Op == election.OpRenew || w.Op == election.OpRelease)
 	return presence && apierrors.IsInvalid(err)
 }
+
+// Transient reports whether err is worth retrying soon (ClassTransient).
+func Transient(err error) bool { return Classify(err) == election.ClassTransient }

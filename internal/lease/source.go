@@ -7,33 +7,42 @@ import (
 	coordv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	coordlisters "k8s.io/client-go/listers/coordination/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/vipkeeper/vipkeeper/internal/election"
+	"github.com/vipkeeper/vipkeeper/internal/informer"
 )
 
-// Source is one shared informer over vipkeeper's Leases in one namespace. Successors learn
+// Source is one informer over vipkeeper's Leases (both kinds) in one namespace. Nodes learn
 // of changes from its watch, never by polling each Lease, so steady-state reads do not grow
-// with candidates x VIPs.
+// with nodes x VIPs. It is Patient (internal/informer): after an outage it resumes within
+// about half a second of the API server answering.
 type Source struct {
-	factory informers.SharedInformerFactory
-	lister  coordlisters.LeaseLister
-	inf     cache.SharedIndexInformer
-	ns      string
+	lister coordlisters.LeaseLister
+	inf    cache.SharedIndexInformer
+	ns     string
 }
 
 // NewSource watches the Leases labelled as vipkeeper's in namespace.
 func NewSource(client kubernetes.Interface, namespace string) *Source {
-	f := informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithNamespace(namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.LabelSelector = ManagedByLabel + "=" + ManagedByValue
-		}))
-	li := f.Coordination().V1().Leases()
-	return &Source{factory: f, lister: li.Lister(), inf: li.Informer(), ns: namespace}
+	sel := ManagedByLabel + "=" + ManagedByValue
+	leases := client.CoordinationV1().Leases(namespace)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = sel
+			return leases.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel
+			return leases.Watch(ctx, o)
+		},
+	}
+	inf := informer.New(lw, Transient, &coordv1.Lease{})
+	return &Source{lister: coordlisters.NewLeaseLister(inf.GetIndexer()), inf: inf, ns: namespace}
 }
 
 // Handler gets every change of one of our Leases: the record (absent for a deletion) and
@@ -51,8 +60,7 @@ func (s *Source) Start(ctx context.Context, h Handler) error {
 	if err != nil {
 		return fmt.Errorf("lease informer %s: %w", s.ns, err)
 	}
-	s.factory.Start(ctx.Done())
-	go func() { <-ctx.Done(); s.factory.Shutdown() }()
+	go s.inf.RunWithContext(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), s.inf.HasSynced) {
 		return fmt.Errorf("lease informer %s: %w", s.ns, context.Cause(ctx))
 	}

@@ -1,0 +1,65 @@
+package informer
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Interval is how often a Patient call retries: half a second, give or take half of it.
+const Interval = 500 * time.Millisecond
+
+// Patient wraps lw: its List and Watch retry the failures transient reports as such
+// inside the call (lease.Classify's rule, passed in).
+func Patient(lw cache.ListerWatcherWithContext, transient func(error) bool) cache.ListerWatcherWithContext {
+	return patient{lw: lw, transient: transient}
+}
+
+type patient struct {
+	lw        cache.ListerWatcherWithContext
+	transient func(error) bool
+}
+
+func (p patient) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	return retry(ctx, p.transient, func() (runtime.Object, error) { return p.lw.ListWithContext(ctx, opts) })
+}
+
+func (p patient) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	return retry(ctx, p.transient, func() (watch.Interface, error) { return p.lw.WatchWithContext(ctx, opts) })
+}
+
+func retry[T any](ctx context.Context, transient func(error) bool, call func() (T, error)) (T, error) {
+	for {
+		v, err := call()
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return v, err
+		}
+		d := Interval/2 + time.Duration(rand.Int64N(int64(Interval)))
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(d):
+		}
+	}
+}
+
+// List and Watch without a context are for callers of the older interface; the reflector
+// uses the context variants.
+func (p patient) List(opts metav1.ListOptions) (runtime.Object, error) {
+	return p.ListWithContext(context.Background(), opts)
+}
+
+func (p patient) Watch(opts metav1.ListOptions) (watch.Interface, error) {
+	return p.WatchWithContext(context.Background(), opts)
+}
+
+// New returns a shared informer over lw, made Patient, for objects like example.
+func New(lw cache.ListerWatcherWithContext, transient func(error) bool, example runtime.Object) cache.SharedIndexInformer {
+	return cache.NewSharedIndexInformerWithOptions(patient{lw: lw, transient: transient}, example,
+		cache.SharedIndexInformerOptions{Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}})
+}
