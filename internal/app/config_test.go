@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-func parse(t *testing.T, args []string, env map[string]string) Config {
+func parse(t *testing.T, args []string, env map[string]string) AgentConfig {
 	t.Helper()
-	var c Config
+	var c AgentConfig
 	fs := flag.NewFlagSet("vipkeeper", flag.ContinueOnError)
 	c.Bind(fs)
 	if err := fs.Parse(args); err != nil {
@@ -26,21 +26,21 @@ func TestConfig_DefaultsAreValidOnceNodeNameIsSet(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if c.LeaseDuration != 15*time.Second || c.RenewDeadline != 10*time.Second || c.RetryPeriod != 2*time.Second {
-		t.Errorf("timing defaults = %v/%v/%v, want 15s/10s/2s", c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
+	if c.Timing != DefaultTiming {
+		t.Errorf("timing defaults = %+v, want 15s/10s/2s", c.Timing)
 	}
 }
 
 func TestConfig_EnvironmentFillsFlagsNotGiven(t *testing.T) {
 	env := map[string]string{"VIPKEEPER_LEASE_DURATION": "5s", "VIPKEEPER_NODE_NAME": "env-node", "VIPKEEPER_RETRY_PERIOD": "1s"}
 	c := parse(t, []string{"--node-name=flag-node", "--renew-deadline=3s"}, env)
-	if c.NodeName != "flag-node" || c.LeaseDuration != 5*time.Second || c.RetryPeriod != time.Second || c.RenewDeadline != 3*time.Second {
-		t.Errorf("got node %q lease %v retry %v renew %v", c.NodeName, c.LeaseDuration, c.RetryPeriod, c.RenewDeadline)
+	if c.NodeName != "flag-node" || c.Timing != (Timing{5 * time.Second, 3 * time.Second, time.Second}) {
+		t.Errorf("got node %q timing %+v", c.NodeName, c.Timing)
 	}
 }
 
 func TestConfig_BadEnvironmentValueIsAnErrorNamingTheVariable(t *testing.T) {
-	var c Config
+	var c AgentConfig
 	fs := flag.NewFlagSet("vipkeeper", flag.ContinueOnError)
 	c.Bind(fs)
 	err := ApplyEnv(fs, func(k string) string {
