@@ -80,4 +80,3 @@ func score(node string, ip netip.Addr) uint64 {
 	sum := sha256.Sum256([]byte(node + "#" + ip.String()))
 	return binary.BigEndian.Uint64(sum[:8])
 }
-

@@ -8,7 +8,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-		"sync/atomic"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"

@@ -128,4 +128,3 @@ func vipOf(l *coordv1.Lease) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
-

@@ -15,8 +15,8 @@ import (
 
 // Config configures an Allocator. Zero durations take the defaults.
 type Config struct {
-	Client    kubernetes.Interface      // Services, Namespaces
-	Dynamic   dynamic.Interface         // VIPPools
+	Client    kubernetes.Interface         // Services, Namespaces
+	Dynamic   dynamic.Interface            // VIPPools
 	Discovery discovery.DiscoveryInterface // is the VIPPool CRD served? Default: Client.Discovery()
 	// Class is the spec.loadBalancerClass served (DefaultClass when empty); with
 	// DefaultClass, Services without a class are served too.
