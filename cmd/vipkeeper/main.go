@@ -90,7 +90,7 @@ func usage(w io.Writer) {
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "vipkeeper version: unexpected arguments %q\n", args)
+		fmt.Fprintf(stderr, "vipkeeper version: unexpected arguments %q\nusage: vipkeeper version (or vipkeeper --version)\n", args)
 		return 2
 	}
 	fmt.Fprintln(stdout, "vipkeeper", version)

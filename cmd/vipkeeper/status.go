@@ -55,6 +55,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.output != inspect.FormatTable && o.output != inspect.FormatWide && o.output != inspect.FormatJSON {
 		fmt.Fprintf(stderr, "vipkeeper status: -o %q: want wide or json\n", o.output)
+		fs.Usage()
 		return 2
 	}
 	if err := o.status(stdout); err != nil {
