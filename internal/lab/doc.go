@@ -1,13 +1,13 @@
 // Package lab runs the real vipkeeper binary on simulated nodes: network namespaces on
 // a shared data LAN, a real etcd and kube-apiserver (internal/testenv), and a client that
 // asks who answers ARP and NDP for each VIP every 100 ms. It is the base of the daemon's
-// end-to-end tests and of `vipkeeper lab` (make lab), and the fault API the chaos
+// end-to-end tests and of `vipkeeper-lab` (make lab), and the fault API the chaos
 // scenarios build on.
 //
 // The chaos scenarios (scenario*.go) are data: a setup, fault steps and an observation
 // window, run on a reset lab; the report (report*.go) writes results.json, report.md and one
 // SVG timeline per scenario, and bench*.go adds the scale runs and kube-apiserver's own
-// request rates. `vipkeeper lab scenarios` and `vipkeeper lab bench` (make bench) run them;
+// request rates. `vipkeeper-lab scenarios` and `vipkeeper-lab bench` (make bench) run them;
 // docs/benchmarks.md holds the figures.
 //
 // # Invariant

@@ -59,39 +59,52 @@ func findRepoFile(rel string) (string, error) {
 	return "", fmt.Errorf("%s not found above %v", rel, starts)
 }
 
+// accounts are the ServiceAccounts the manifest's workloads run as.
+type accounts struct {
+	agent      types.NamespacedName // the DaemonSet's
+	controller types.NamespacedName // the Deployment's
+}
+
 // applyManifest creates the CRDs in crds/ beside path, then every object of the
-// multi-document YAML at path except DaemonSets (no kubelet runs here; the lab runs the
-// daemons), and returns the ServiceAccount it defines.
-func applyManifest(ctx context.Context, rc *rest.Config, path string) (types.NamespacedName, error) {
-	var sa types.NamespacedName
+// multi-document YAML at path except the DaemonSet and the Deployment (no kubelet runs
+// here; the lab runs their processes), and returns the ServiceAccounts those run as.
+func applyManifest(ctx context.Context, rc *rest.Config, path string) (accounts, error) {
+	var acc accounts
 	dc, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
-		return sa, err
+		return acc, err
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
-		return sa, err
+		return acc, err
 	}
 	crds, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "crds", "*.yaml"))
 	for _, c := range append(crds, path) {
-		err := applyFile(ctx, mapper, dyn, c, func(u *unstructured.Unstructured) {
-			if u.GetKind() == "ServiceAccount" {
-				sa = types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}
-			}
-		})
-		if err != nil {
-			return sa, err
+		if err := applyFile(ctx, mapper, dyn, c, acc.note); err != nil {
+			return acc, err
 		}
 	}
-	if sa.Name == "" {
-		return sa, fmt.Errorf("manifest %s defines no ServiceAccount", path)
+	if acc.agent.Name == "" || acc.controller.Name == "" {
+		return acc, fmt.Errorf("manifest %s: want a DaemonSet and a Deployment naming their serviceAccountName", path)
 	}
-	return sa, nil
+	return acc, nil
 }
 
-// applyFile creates every object of one multi-document YAML file but DaemonSets, and
-// hands each created object to seen.
+// note records the ServiceAccount of a DaemonSet (agent) or Deployment (controller).
+func (a *accounts) note(u *unstructured.Unstructured) {
+	name, _, _ := unstructured.NestedString(u.Object, "spec", "template", "spec", "serviceAccountName")
+	sa := types.NamespacedName{Namespace: u.GetNamespace(), Name: name}
+	switch u.GetKind() {
+	case "DaemonSet":
+		a.agent = sa
+	case "Deployment":
+		a.controller = sa
+	}
+}
+
+// applyFile creates every object of one multi-document YAML file but DaemonSets and
+// Deployments, and hands every object to seen.
 func applyFile(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, path string, seen func(*unstructured.Unstructured)) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -105,13 +118,16 @@ func applyFile(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interfac
 		} else if err != nil {
 			return fmt.Errorf("manifest %s: %w", path, err)
 		}
-		if len(u.Object) == 0 || u.GetKind() == "DaemonSet" {
+		if len(u.Object) == 0 {
+			continue
+		}
+		seen(&u)
+		if u.GetKind() == "DaemonSet" || u.GetKind() == "Deployment" {
 			continue
 		}
 		if err := createObject(ctx, mapper, dyn, &u); err != nil {
 			return fmt.Errorf("manifest %s: %w", path, err)
 		}
-		seen(&u)
 	}
 	return fmt.Errorf("manifest %s: more than %d objects", path, maxManifestObjects)
 }

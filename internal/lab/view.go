@@ -82,7 +82,7 @@ func (l *Lab) Status(now time.Time) Status {
 // Render writes the header and the table.
 func Render(w io.Writer, s Status, rows []Row) {
 	t := s.Timing
-	fmt.Fprintf(w, "vipkeeper lab %s  timing %s (%v/%v/%v)  up %v\n", s.ID, t.Name,
+	fmt.Fprintf(w, "vipkeeper-lab %s  timing %s (%v/%v/%v)  up %v\n", s.ID, t.Name,
 		t.LeaseDuration, t.RenewDeadline, t.RetryPeriod, s.Up.Round(time.Second))
 	api := "ok"
 	if s.APIErr != nil {
