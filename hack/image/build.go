@@ -31,8 +31,8 @@ type Options struct {
 	Platforms []string // os/arch
 	Version   string
 	Revision  string
-	Layout    string // OCI layout directory
-	Archive   string // oci-archive tarball, or ""
+	Layout    string    // OCI layout directory
+	Archive   string    // oci-archive tarball, or ""
 	Created   time.Time // image creation time; zero: the Unix epoch (reproducible)
 }
 

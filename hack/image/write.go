@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -20,7 +22,14 @@ func Write(o Options, idx v1.ImageIndex) error {
 	if err := os.RemoveAll(o.Layout); err != nil {
 		return err
 	}
-	if _, err := layout.Write(o.Layout, idx); err != nil {
+	// index.json names one entry, the multi-platform index, as vipkeeper:<version> (what
+	// `podman load` names it).
+	p, err := layout.Write(o.Layout, empty.Index)
+	if err == nil {
+		err = p.AppendIndex(idx, layout.WithAnnotations(map[string]string{
+			"org.opencontainers.image.ref.name": "vipkeeper:" + o.Version}))
+	}
+	if err != nil {
 		return fmt.Errorf("write OCI layout %s: %w", o.Layout, err)
 	}
 	if o.Archive == "" {
@@ -91,7 +100,7 @@ func Push(idx v1.ImageIndex, ref string) error {
 	if err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}
-	if err := remote.WriteIndex(r, idx, remote.WithAuthFromKeychain(keychain())); err != nil {
+	if err := remote.WriteIndex(r, idx, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}
 	return nil
