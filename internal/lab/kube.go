@@ -1,35 +1,26 @@
 package lab
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/vipkeeper/vipkeeper/internal/testenv"
 )
 
 const (
-	// maxManifestObjects bounds the decode loop over the manifest.
-	maxManifestObjects = 100
 	// tokenTTL: a lab may run for days; a one-hour token would turn into 401s.
 	tokenTTL     = 7 * 24 * 3600
 	fieldManager = "vipkeeper-lab"
@@ -70,25 +61,24 @@ type accounts struct {
 // here; the lab runs their processes), and returns the ServiceAccounts those run as.
 func applyManifest(ctx context.Context, rc *rest.Config, path string) (accounts, error) {
 	var acc accounts
-	dc, err := discovery.NewDiscoveryClientForConfig(rc)
-	if err != nil {
-		return acc, err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return acc, err
-	}
 	crds, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "crds", "*.yaml"))
 	for _, c := range append(crds, path) {
-		if err := applyFile(ctx, mapper, dyn, c, acc.note); err != nil {
+		objs, err := testenv.ApplyFile(ctx, rc, c, notWorkload)
+		if err != nil {
 			return acc, err
+		}
+		for _, u := range objs {
+			acc.note(u)
 		}
 	}
 	if acc.agent.Name == "" || acc.controller.Name == "" {
 		return acc, fmt.Errorf("manifest %s: want a DaemonSet and a Deployment naming their serviceAccountName", path)
 	}
 	return acc, nil
+}
+
+func notWorkload(u *unstructured.Unstructured) bool {
+	return u.GetKind() != "DaemonSet" && u.GetKind() != "Deployment"
 }
 
 // note records the ServiceAccount of a DaemonSet (agent) or Deployment (controller).
@@ -101,55 +91,6 @@ func (a *accounts) note(u *unstructured.Unstructured) {
 	case "Deployment":
 		a.controller = sa
 	}
-}
-
-// applyFile creates every object of one multi-document YAML file but DaemonSets and
-// Deployments, and hands every object to seen.
-func applyFile(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, path string, seen func(*unstructured.Unstructured)) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for range maxManifestObjects {
-		var u unstructured.Unstructured
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("manifest %s: %w", path, err)
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		seen(&u)
-		if u.GetKind() == "DaemonSet" || u.GetKind() == "Deployment" {
-			continue
-		}
-		if err := createObject(ctx, mapper, dyn, &u); err != nil {
-			return fmt.Errorf("manifest %s: %w", path, err)
-		}
-	}
-	return fmt.Errorf("manifest %s: more than %d objects", path, maxManifestObjects)
-}
-
-func createObject(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, u *unstructured.Unstructured) error {
-	gvk := u.GroupVersionKind()
-	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
-	}
-	var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		if u.GetNamespace() == "" {
-			u.SetNamespace(metav1.NamespaceDefault)
-		}
-		ri = dyn.Resource(m.Resource).Namespace(u.GetNamespace())
-	}
-	_, err = ri.Create(ctx, u, metav1.CreateOptions{FieldManager: fieldManager})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create %s %s/%s: %w", gvk.Kind, u.GetNamespace(), u.GetName(), err)
-	}
-	return nil
 }
 
 // serviceAccountToken requests a bound token for sa.
