@@ -37,12 +37,14 @@
 //
 // # Daemons
 //
-// Each node runs Config.DaemonCmd (a text/template over DaemonArgs; default: vipkeeper
-// with --node-name, --kubeconfig, --interface eth0 and the timing preset) as
-// `ip netns exec <node> ...`. The kubeconfig carries a token of the ServiceAccount that
-// deploy/vipkeeper.yaml defines, after every object of that manifest but the DaemonSet was
-// applied, so the lab proves the shipped RBAC is enough. Node objects are registered for
-// the lab nodes (no kubelet runs). Services get EndpointSlices managed by "vipkeeper-lab"
+// Each node runs Config.DaemonCmd (a text/template over DaemonArgs; default: `vipkeeper
+// agent` with --node-name, --kubeconfig, --interface eth0 and the timing preset) as
+// `ip netns exec <node> ...`, and the controller role runs Config.ControllerCmd (default
+// `vipkeeper controller`) in the host namespace. The kubeconfigs carry tokens of the
+// ServiceAccounts that deploy/vipkeeper.yaml gives the DaemonSet and the Deployment, after
+// every object of that manifest but those two was applied, so the lab proves the shipped
+// RBAC of each role is enough. Node objects are registered for the lab nodes (no kubelet
+// runs). Services get EndpointSlices managed by "vipkeeper-lab"
 // (no controller-manager runs).
 //
 // # Measuring
