@@ -1,10 +1,17 @@
 package app
 
 import (
+	"errors"
 	"flag"
+	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func parse(t *testing.T, args []string, env map[string]string) AgentConfig {
@@ -79,5 +86,44 @@ func TestConfig_ValidateNamesEveryBadSetting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestControllerConfig_TimingFlagsReachTheLeaderElection(t *testing.T) {
+	var c ControllerConfig
+	fs := flag.NewFlagSet("vipkeeper controller", flag.ContinueOnError)
+	c.Bind(fs)
+	if err := fs.Parse([]string{"--identity=p", "--lease-duration=7s", "--renew-deadline=4s", "--retry-period=1500ms"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	lc := electionConfig(c, fake.NewClientset(), nil, nil, slog.New(slog.DiscardHandler))
+	if lc.LeaseDuration != 7*time.Second || lc.RenewDeadline != 4*time.Second || lc.RetryPeriod != 1500*time.Millisecond ||
+		lc.Identity != "p" || lc.Name != ControllerLease || lc.Namespace != "vipkeeper-system" {
+		t.Errorf("leader config = %+v", lc)
+	}
+	if err := lc.Validate(); err != nil {
+		t.Errorf("the flags' timing is not a valid leader election: %v", err)
+	}
+}
+
+func TestAnnouncementCounter_CountsByFamilyAndResult(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	sent := announcementCounter(reg)
+	sent(netip.MustParseAddr("198.51.100.7"), "eth0", nil)
+	sent(netip.MustParseAddr("198.51.100.7"), "eth0", nil)
+	sent(netip.MustParseAddr("2001:db8::7"), "eth0", errors.New("no carrier"))
+	want := `
+# HELP vipkeeper_announcements_total Gratuitous ARP (family ipv4) and unsolicited Neighbor Advertisement (ipv6) announcements by result (sent, error).
+# TYPE vipkeeper_announcements_total counter
+vipkeeper_announcements_total{family="ipv4",result="error"} 0
+vipkeeper_announcements_total{family="ipv4",result="sent"} 2
+vipkeeper_announcements_total{family="ipv6",result="error"} 1
+vipkeeper_announcements_total{family="ipv6",result="sent"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vipkeeper_announcements_total"); err != nil {
+		t.Error(err)
 	}
 }

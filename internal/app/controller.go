@@ -51,10 +51,7 @@ func RunControllerWith(ctx context.Context, cfg ControllerConfig, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	el, err := leader.New(leader.Config{Leases: client.CoordinationV1(), Namespace: cfg.Namespace,
-		Name: ControllerLease, Identity: cfg.Identity, LeaseDuration: cfg.Timing.LeaseDuration,
-		RenewDeadline: cfg.Timing.RenewDeadline, RetryPeriod: cfg.Timing.RetryPeriod,
-		Runnables: runnables, Metrics: reg, Logger: log.With("component", "controller")})
+	el, err := leader.New(electionConfig(cfg, client, runnables, reg, log))
 	if err != nil {
 		return err
 	}
@@ -63,6 +60,16 @@ func RunControllerWith(ctx context.Context, cfg ControllerConfig, log *slog.Logg
 		started.Store(true)
 		return el.Run(ctx)
 	})
+}
+
+// electionConfig is the controller's leader election: the timing flags reach it as they
+// reach the agents' elections.
+func electionConfig(cfg ControllerConfig, client kubernetes.Interface, runnables []leader.Named,
+	reg prometheus.Registerer, log *slog.Logger) leader.Config {
+	return leader.Config{Leases: client.CoordinationV1(), Namespace: cfg.Namespace,
+		Name: ControllerLease, Identity: cfg.Identity, LeaseDuration: cfg.Timing.LeaseDuration,
+		RenewDeadline: cfg.Timing.RenewDeadline, RetryPeriod: cfg.Timing.RetryPeriod,
+		Runnables: runnables, Metrics: reg, Logger: log.With("component", "controller")}
 }
 
 // clusterWriters is the work that runs only while this replica leads. Lease garbage

@@ -1,37 +1,22 @@
 package app
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"k8s.io/klog/v2"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 func TestLogging_KlogLinesComeOutAsJSONThroughTheSameHandler(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncLog
 	LogConfig{Level: "info", Format: "json"}.Setup(&buf)
 	t.Cleanup(func() { klog.ClearLogger() })
 	klog.InfoS("Failed to watch", "reflector", "vippools")
 	klog.ErrorS(errors.New("the server could not find the requested resource"), "Unhandled Error")
 	klog.Flush()
-	buf.mu.Lock()
-	out := buf.b.String()
-	buf.mu.Unlock()
+	out := buf.String()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("want 2 lines, got %q", out)

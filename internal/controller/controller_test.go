@@ -112,15 +112,6 @@ func (h *harness) create(t *testing.T, obj runtime.Object) {
 	}
 }
 
-func (h *harness) ingress(t *testing.T, name string) []corev1.LoadBalancerIngress {
-	t.Helper()
-	s, err := h.cs.CoreV1().Services(nn(name).Namespace).Get(t.Context(), nn(name).Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("get %s: %v", name, err)
-	}
-	return s.Status.LoadBalancer.Ingress
-}
-
 func (h *harness) events() []string {
 	var out []string
 	for {
@@ -131,14 +122,6 @@ func (h *harness) events() []string {
 			return out
 		}
 	}
-}
-
-func vipIngress(ips ...string) []corev1.LoadBalancerIngress {
-	var out []corev1.LoadBalancerIngress
-	for _, s := range ips {
-		out = append(out, corev1.LoadBalancerIngress{IP: s, IPMode: new(corev1.LoadBalancerIPModeVIP)})
-	}
-	return out
 }
 
 var cmpWants = []cmp.Option{cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()}
