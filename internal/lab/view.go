@@ -63,7 +63,7 @@ type Status struct {
 	Up      time.Duration
 	APIErr  error
 	APIDown time.Duration
-	Nodes   []string // "node-1 running", ...
+	Nodes   []string // "node-1 running", ..., "controller running"
 }
 
 // Status returns the view's header at now.
@@ -75,6 +75,9 @@ func (l *Lab) Status(now time.Time) Status {
 	}
 	for _, n := range l.nodes {
 		s.Nodes = append(s.Nodes, n.name+" "+n.State())
+	}
+	if l.ctrl != nil {
+		s.Nodes = append(s.Nodes, l.ctrl.name+" "+l.ctrl.State())
 	}
 	return s
 }
