@@ -2,27 +2,27 @@ package main
 
 import (
 	"context"
-	"os"
+	"io"
 	"os/signal"
 	"syscall"
 
 	"github.com/vipkeeper/vipkeeper/internal/cpvip"
 )
 
-// controlPlaneCommand runs `vipkeeper control-plane ...` (the control-plane VIP, a static
-// Pod on every control-plane node) and `vipkeeper manifest static-pod ...` (its manifest);
-// see internal/cpvip and docs/control-plane.md. ok is false for every other command.
-func controlPlaneCommand(args []string) (code int, ok bool) {
-	if len(args) == 0 {
-		return 0, false
-	}
-	switch args[0] {
-	case "control-plane":
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		defer stop()
-		return cpvip.Main(ctx, args[1:], os.Stdout, os.Stderr), true
-	case "manifest":
-		return cpvip.ManifestMain(args[1:], os.Stdout, os.Stderr), true
-	}
-	return 0, false
+// `vipkeeper control-plane ...` runs the control-plane VIP (a static Pod on every
+// control-plane node) and `vipkeeper manifest static-pod ...` prints its manifest; see
+// internal/cpvip and docs/control-plane.md.
+func init() {
+	register(command{"control-plane", "run the control-plane VIP for kube-apiserver (a static Pod)", runControlPlane})
+	register(command{"manifest", "print a manifest: static-pod (the control-plane VIP's)", runManifest})
+}
+
+func runControlPlane(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return cpvip.Main(ctx, args, stdout, stderr)
+}
+
+func runManifest(args []string, stdout, stderr io.Writer) int {
+	return cpvip.ManifestMain(args, stdout, stderr)
 }

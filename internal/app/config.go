@@ -4,55 +4,137 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 )
 
-// Config is every setting of the daemon.
-type Config struct {
+// Timing is the election timing; it reaches every election: the agents' per-VIP elections
+// and the controller role's client-go leader election.
+type Timing struct {
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
+}
+
+// DefaultTiming is client-go's and the field's (docs/design.md, "The timing trade").
+var DefaultTiming = Timing{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+
+func (t *Timing) bind(fs *flag.FlagSet) {
+	fs.DurationVar(&t.LeaseDuration, "lease-duration", DefaultTiming.LeaseDuration, "how long a candidate waits on an unchanged Lease before taking it")
+	fs.DurationVar(&t.RenewDeadline, "renew-deadline", DefaultTiming.RenewDeadline, "a leader withdraws this long after the start of its last successful renew")
+	fs.DurationVar(&t.RetryPeriod, "retry-period", DefaultTiming.RetryPeriod, "renew interval")
+}
+
+// validate holds the one copy of the ratio rules (docs/safety.md says why).
+func (t Timing) validate(add func(bool, string, ...any)) {
+	add(t.LeaseDuration >= t.RenewDeadline+2*time.Second, "--lease-duration %v must be at least 2s longer than --renew-deadline %v (docs/safety.md)", t.LeaseDuration, t.RenewDeadline)
+	add(float64(t.RenewDeadline) > 1.2*float64(t.RetryPeriod), "--renew-deadline %v must be longer than 1.2 x --retry-period %v", t.RenewDeadline, t.RetryPeriod)
+	add(t.RenewDeadline >= 2*time.Second, "--renew-deadline %v must be at least 2s (kernel address lifetimes count whole seconds)", t.RenewDeadline)
+	add(t.RetryPeriod > 0, "--retry-period %v must be positive", t.RetryPeriod)
+}
+
+// Common are the settings of both roles.
+type Common struct {
 	Kubeconfig        string
-	NodeName          string
-	Interface         string
 	Namespace         string
-	LeaseDuration     time.Duration
-	RenewDeadline     time.Duration
-	RetryPeriod       time.Duration
+	Timing            Timing
 	MetricsAddr       string
 	HealthAddr        string
 	LoadBalancerClass string
 	DefaultClass      bool
-	LogLevel          string
-	LogFormat         string
-	LeaseQPS          float64
-	LeaseBurst        int
-	StopTimeout       time.Duration
+	Log               LogConfig
+}
+
+func (c *Common) bind(fs *flag.FlagSet) {
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster)")
+	fs.StringVar(&c.Namespace, "namespace", "vipkeeper-system", "namespace of vipkeeper's Leases")
+	c.Timing.bind(fs)
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":9472", "Prometheus metrics listen address (empty: off)")
+	fs.StringVar(&c.HealthAddr, "health-addr", ":9473", "/livez and /readyz listen address (empty: off)")
+	fs.StringVar(&c.LoadBalancerClass, "load-balancer-class", "vipkeeper.io/lb", "spec.loadBalancerClass served")
+	fs.BoolVar(&c.DefaultClass, "default-class", false, "also serve LoadBalancer Services without a class")
+	c.Log.Bind(fs)
+}
+
+func (c Common) validate(add func(bool, string, ...any)) {
+	add(c.Namespace != "", "--namespace is empty")
+	add(c.LoadBalancerClass != "", "--load-balancer-class is empty")
+	c.Timing.validate(add)
+	c.Log.validate(add)
+}
+
+// AgentConfig is every setting of `vipkeeper agent` (the DaemonSet).
+type AgentConfig struct {
+	Common
+	NodeName    string
+	Interface   string
+	LeaseQPS    float64
+	LeaseBurst  int
+	StopTimeout time.Duration
+}
+
+// Bind registers every setting as a flag on fs, with the defaults.
+func (c *AgentConfig) Bind(fs *flag.FlagSet) {
+	c.Common.bind(fs)
+	fs.StringVar(&c.NodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name, the Lease holder identity (default $NODE_NAME)")
+	fs.StringVar(&c.Interface, "interface", "", "interface that carries the VIPs (default: the one whose connected route covers the VIP)")
+	fs.Float64Var(&c.LeaseQPS, "lease-qps", 500, "ceiling on Lease requests per second from this node (its own rate limiter; a holder of N VIPs renews N / retry-period per second)")
+	fs.IntVar(&c.LeaseBurst, "lease-burst", 1000, "Lease request burst")
+	fs.DurationVar(&c.StopTimeout, "stop-timeout", 5*time.Second, "on SIGTERM: time to withdraw every VIP and release its Lease")
+}
+
+// Validate reports every invalid setting at once.
+func (c AgentConfig) Validate() error {
+	return collect(func(add func(bool, string, ...any)) {
+		add(c.NodeName != "", "--node-name is empty: set it or $NODE_NAME (the downward API's spec.nodeName)")
+		c.Common.validate(add)
+		add(c.LeaseQPS > 0 && c.LeaseBurst > 0, "--lease-qps %v and --lease-burst %d must be positive", c.LeaseQPS, c.LeaseBurst)
+		add(c.StopTimeout > 0, "--stop-timeout %v must be positive", c.StopTimeout)
+	})
+}
+
+// ControllerConfig is every setting of `vipkeeper controller` (the Deployment).
+type ControllerConfig struct {
+	Common
+	Identity string
+}
+
+// Bind registers every setting as a flag on fs, with the defaults.
+func (c *ControllerConfig) Bind(fs *flag.FlagSet) {
+	c.Common.bind(fs)
+	fs.StringVar(&c.Identity, "identity", defaultIdentity(), "this replica in the controller election (default $POD_NAME, else the host name)")
+}
+
+// Validate reports every invalid setting at once.
+func (c ControllerConfig) Validate() error {
+	return collect(func(add func(bool, string, ...any)) {
+		add(c.Identity != "", "--identity is empty: set it or $POD_NAME")
+		c.Common.validate(add)
+	})
+}
+
+func defaultIdentity() string {
+	if p := os.Getenv("POD_NAME"); p != "" {
+		return p
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+func collect(check func(add func(bool, string, ...any))) error {
+	var errs []error
+	check(func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, a...))
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // EnvPrefix starts the environment variable of every flag: --lease-duration is
 // VIPKEEPER_LEASE_DURATION.
 const EnvPrefix = "VIPKEEPER_"
-
-// Bind registers every setting as a flag on fs, with the defaults.
-func (c *Config) Bind(fs *flag.FlagSet) {
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster)")
-	fs.StringVar(&c.NodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name, the Lease holder identity (default $NODE_NAME)")
-	fs.StringVar(&c.Interface, "interface", "", "interface that carries the VIPs (default: the one whose connected route covers the VIP)")
-	fs.StringVar(&c.Namespace, "namespace", "vipkeeper-system", "namespace of the VIP Leases")
-	fs.DurationVar(&c.LeaseDuration, "lease-duration", 15*time.Second, "how long a candidate waits on an unchanged Lease before taking it")
-	fs.DurationVar(&c.RenewDeadline, "renew-deadline", 10*time.Second, "a leader withdraws this long after the start of its last successful renew")
-	fs.DurationVar(&c.RetryPeriod, "retry-period", 2*time.Second, "renew interval")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":9472", "Prometheus metrics listen address (empty: off)")
-	fs.StringVar(&c.HealthAddr, "health-addr", ":9473", "/livez and /readyz listen address (empty: off)")
-	fs.StringVar(&c.LoadBalancerClass, "load-balancer-class", "vipkeeper.io/lb", "spec.loadBalancerClass served")
-	fs.BoolVar(&c.DefaultClass, "default-class", false, "also serve LoadBalancer Services without a class")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
-	fs.Float64Var(&c.LeaseQPS, "lease-qps", 500, "ceiling on Lease requests per second from this node (its own rate limiter; a holder of N VIPs renews N / retry-period per second)")
-	fs.IntVar(&c.LeaseBurst, "lease-burst", 1000, "Lease request burst")
-	fs.DurationVar(&c.StopTimeout, "stop-timeout", 5*time.Second, "on SIGTERM: time to withdraw every VIP and release its Lease")
-}
 
 // ApplyEnv sets every flag not given on the command line from its environment variable.
 func ApplyEnv(fs *flag.FlagSet, getenv func(string) string) error {
@@ -74,43 +156,4 @@ func ApplyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 // EnvName is the environment variable for a flag name.
 func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-// Validate reports every invalid setting at once.
-func (c Config) Validate() error {
-	var errs []error
-	add := func(ok bool, format string, a ...any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf(format, a...))
-		}
-	}
-	add(c.NodeName != "", "--node-name is empty: set it or $NODE_NAME (the downward API's spec.nodeName)")
-	add(c.Namespace != "", "--namespace is empty")
-	add(c.LoadBalancerClass != "", "--load-balancer-class is empty")
-	add(c.LeaseDuration >= c.RenewDeadline+2*time.Second, "--lease-duration %v must be at least 2s longer than --renew-deadline %v (docs/safety.md)", c.LeaseDuration, c.RenewDeadline)
-	add(float64(c.RenewDeadline) > 1.2*float64(c.RetryPeriod), "--renew-deadline %v must be longer than 1.2 x --retry-period %v", c.RenewDeadline, c.RetryPeriod)
-	add(c.RenewDeadline >= 2*time.Second, "--renew-deadline %v must be at least 2s (kernel address lifetimes count whole seconds)", c.RenewDeadline)
-	add(c.RetryPeriod > 0, "--retry-period %v must be positive", c.RetryPeriod)
-	add(c.LeaseQPS > 0 && c.LeaseBurst > 0, "--lease-qps %v and --lease-burst %d must be positive", c.LeaseQPS, c.LeaseBurst)
-	add(c.StopTimeout > 0, "--stop-timeout %v must be positive", c.StopTimeout)
-	_, err := c.level()
-	add(err == nil, "--log-level %q: want debug, info, warn or error", c.LogLevel)
-	add(c.LogFormat == "json" || c.LogFormat == "text", "--log-format %q: want json or text", c.LogFormat)
-	return errors.Join(errs...)
-}
-
-func (c Config) level() (slog.Level, error) {
-	var l slog.Level
-	err := l.UnmarshalText([]byte(c.LogLevel))
-	return l, err
-}
-
-// Logger returns the configured logger writing to w.
-func (c Config) Logger(w *os.File) *slog.Logger {
-	lvl, _ := c.level()
-	opts := &slog.HandlerOptions{Level: lvl}
-	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }

@@ -1,15 +1,22 @@
 package app
 
 import (
+	"errors"
 	"flag"
+	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
-func parse(t *testing.T, args []string, env map[string]string) Config {
+func parse(t *testing.T, args []string, env map[string]string) AgentConfig {
 	t.Helper()
-	var c Config
+	var c AgentConfig
 	fs := flag.NewFlagSet("vipkeeper", flag.ContinueOnError)
 	c.Bind(fs)
 	if err := fs.Parse(args); err != nil {
@@ -26,21 +33,21 @@ func TestConfig_DefaultsAreValidOnceNodeNameIsSet(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if c.LeaseDuration != 15*time.Second || c.RenewDeadline != 10*time.Second || c.RetryPeriod != 2*time.Second {
-		t.Errorf("timing defaults = %v/%v/%v, want 15s/10s/2s", c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
+	if c.Timing != DefaultTiming {
+		t.Errorf("timing defaults = %+v, want 15s/10s/2s", c.Timing)
 	}
 }
 
 func TestConfig_EnvironmentFillsFlagsNotGiven(t *testing.T) {
 	env := map[string]string{"VIPKEEPER_LEASE_DURATION": "5s", "VIPKEEPER_NODE_NAME": "env-node", "VIPKEEPER_RETRY_PERIOD": "1s"}
 	c := parse(t, []string{"--node-name=flag-node", "--renew-deadline=3s"}, env)
-	if c.NodeName != "flag-node" || c.LeaseDuration != 5*time.Second || c.RetryPeriod != time.Second || c.RenewDeadline != 3*time.Second {
-		t.Errorf("got node %q lease %v retry %v renew %v", c.NodeName, c.LeaseDuration, c.RetryPeriod, c.RenewDeadline)
+	if c.NodeName != "flag-node" || c.Timing != (Timing{5 * time.Second, 3 * time.Second, time.Second}) {
+		t.Errorf("got node %q timing %+v", c.NodeName, c.Timing)
 	}
 }
 
 func TestConfig_BadEnvironmentValueIsAnErrorNamingTheVariable(t *testing.T) {
-	var c Config
+	var c AgentConfig
 	fs := flag.NewFlagSet("vipkeeper", flag.ContinueOnError)
 	c.Bind(fs)
 	err := ApplyEnv(fs, func(k string) string {
@@ -79,5 +86,44 @@ func TestConfig_ValidateNamesEveryBadSetting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestControllerConfig_TimingFlagsReachTheLeaderElection(t *testing.T) {
+	var c ControllerConfig
+	fs := flag.NewFlagSet("vipkeeper controller", flag.ContinueOnError)
+	c.Bind(fs)
+	if err := fs.Parse([]string{"--identity=p", "--lease-duration=7s", "--renew-deadline=4s", "--retry-period=1500ms"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	lc := electionConfig(c, fake.NewClientset(), nil, nil, slog.New(slog.DiscardHandler))
+	if lc.LeaseDuration != 7*time.Second || lc.RenewDeadline != 4*time.Second || lc.RetryPeriod != 1500*time.Millisecond ||
+		lc.Identity != "p" || lc.Name != ControllerLease || lc.Namespace != "vipkeeper-system" {
+		t.Errorf("leader config = %+v", lc)
+	}
+	if err := lc.Validate(); err != nil {
+		t.Errorf("the flags' timing is not a valid leader election: %v", err)
+	}
+}
+
+func TestAnnouncementCounter_CountsByFamilyAndResult(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	sent := announcementCounter(reg)
+	sent(netip.MustParseAddr("198.51.100.7"), "eth0", nil)
+	sent(netip.MustParseAddr("198.51.100.7"), "eth0", nil)
+	sent(netip.MustParseAddr("2001:db8::7"), "eth0", errors.New("no carrier"))
+	want := `
+# HELP vipkeeper_announcements_total Gratuitous ARP (family ipv4) and unsolicited Neighbor Advertisement (ipv6) announcements by result (sent, error).
+# TYPE vipkeeper_announcements_total counter
+vipkeeper_announcements_total{family="ipv4",result="error"} 0
+vipkeeper_announcements_total{family="ipv4",result="sent"} 2
+vipkeeper_announcements_total{family="ipv6",result="error"} 1
+vipkeeper_announcements_total{family="ipv6",result="sent"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vipkeeper_announcements_total"); err != nil {
+		t.Error(err)
 	}
 }

@@ -42,6 +42,11 @@ func (tc computeCase) run(t *testing.T) {
 	}
 }
 
+// noCandidate is the NoCandidate problem of ns/web for vip.
+func noCandidate(vip, why string) []Problem {
+	return []Problem{{Service: nn("web"), Reason: ReasonNoCandidate, Message: "VIP " + vip + " has no candidate node: " + why}}
+}
+
 func TestCompute_LocalCandidacyFollowsReadyEndpoints(t *testing.T) {
 	vip := "198.51.100.7"
 	nodes := []*corev1.Node{node("a"), node("b")}
@@ -60,11 +65,13 @@ func TestCompute_LocalCandidacyFollowsReadyEndpoints(t *testing.T) {
 			want:   wants(want(vip, 0, "web"))},
 		{name: "no endpoints keeps the VIP wanted with nobody eligible",
 			services: []*corev1.Service{svc("web", ips(vip), local())}, nodes: nodes,
-			want: wants(want(vip, -1, "web"))},
+			want:     wants(want(vip, -1, "web")),
+			problems: noCandidate(vip, "externalTrafficPolicy is Local and no node has a ready local endpoint")},
 		{name: "endpoints of another Service do not count",
 			services: []*corev1.Service{svc("web", ips(vip), local())}, nodes: nodes,
-			slices: []*discoveryv1.EndpointSlice{slice("db", ep("a", "ready")), slice("other/web", ep("a", "ready"))},
-			want:   wants(want(vip, -1, "web"))},
+			slices:   []*discoveryv1.EndpointSlice{slice("db", ep("a", "ready")), slice("other/web", ep("a", "ready"))},
+			want:     wants(want(vip, -1, "web")),
+			problems: noCandidate(vip, "externalTrafficPolicy is Local and no node has a ready local endpoint")},
 		{name: "endpoint conditions left nil count as ready",
 			services: []*corev1.Service{svc("web", ips(vip), local())}, nodes: nodes,
 			slices: []*discoveryv1.EndpointSlice{slice("web", ep("a", "nil"))},
@@ -83,12 +90,14 @@ func TestCompute_LocalCandidacyFollowsReadyEndpoints(t *testing.T) {
 			want:   wants(want(vip, 0, "web"))},
 		{name: "terminating and not serving never counts",
 			services: []*corev1.Service{svc("web", ips(vip), local())}, nodes: nodes,
-			slices: []*discoveryv1.EndpointSlice{slice("web", ep("a", "gone"))},
-			want:   wants(want(vip, -1, "web"))},
+			slices:   []*discoveryv1.EndpointSlice{slice("web", ep("a", "gone"))},
+			want:     wants(want(vip, -1, "web")),
+			problems: noCandidate(vip, "externalTrafficPolicy is Local and no node has a ready local endpoint")},
 		{name: "an opted-out node is not a Local candidate despite its endpoint",
 			services: []*corev1.Service{svc("web", ips(vip), local())}, nodes: []*corev1.Node{node("a", excluded())},
-			slices: []*discoveryv1.EndpointSlice{slice("web", ep("a", "ready"))},
-			want:   wants(want(vip, -1, "web"))},
+			slices:   []*discoveryv1.EndpointSlice{slice("web", ep("a", "ready"))},
+			want:     wants(want(vip, -1, "web")),
+			problems: noCandidate(vip, "externalTrafficPolicy is Local and its only ready endpoints are on excluded nodes (label node.kubernetes.io/exclude-from-external-load-balancers)")},
 		{name: "a Local candidate needs no Node object",
 			services: []*corev1.Service{svc("web", ips(vip), local())},
 			slices:   []*discoveryv1.EndpointSlice{slice("web", ep("a", "ready"))},
@@ -265,7 +274,7 @@ func TestCompute_BadInputDisturbsNoOtherService(t *testing.T) {
 		want:  wants(want("198.51.100.7", 0, "good")),
 		problems: []Problem{
 			{Service: nn("garbage"), Reason: ReasonInvalidIP, Message: `annotation vipkeeper.io/loadbalancer-ips: "\x00", "::", "fe80::1%eth0", "1.2.3.4.5" are not usable unicast IP addresses; ignored`},
-			{Service: nn("thief"), Reason: ReasonIPInUse, Message: "198.51.100.7 is already used by Service ns/good and cannot be shared: both Services need the same vipkeeper.io/sharing-key annotation"},
+			{Service: nn("thief"), Reason: ReasonIPInUse, Message: "198.51.100.7 cannot be shared: Service ns/good uses it and both need the same vipkeeper.io/sharing-key"},
 			{Service: nn("wrong"), Reason: ReasonWrongClass, Message: `annotation vipkeeper.io/loadbalancer-ips is set but the Service has loadBalancerClass "x"; vipkeeper serves class "vipkeeper.io/lb"`},
 		},
 	}.run(t)

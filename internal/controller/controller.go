@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,39 +21,26 @@ import (
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
 // Config configures a Controller. Zero durations take the defaults.
 type Config struct {
-	Client    kubernetes.Interface // informers, Service status, the leader Lease
+	Client    kubernetes.Interface // informers
 	Elections Elections
-	Recorder  record.EventRecorder // see NewRecorder
+	Recorder  record.EventRecorder // see NewRecorder; this node's own Events
 	NodeName  string
-	Namespace string // the daemon's namespace, holding the LeaderLeaseName Lease
 	Class     Class
 	CanCarry  func(netip.Addr) error // nil: this node can carry any IP
 	// Debounce is the longest a change waits so that a burst is computed once (20 ms).
 	Debounce time.Duration
-	// Leader election of the status writer (client-go defaults 15 s / 10 s / 2 s).
-	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
-	// StatusRetry is how long to wait after a status write failed for good (5 s).
-	StatusRetry time.Duration
-	Logger      *slog.Logger
+	Logger   *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	def(&c.Debounce, 20*time.Millisecond)
-	def(&c.LeaseDuration, 15*time.Second)
-	def(&c.RenewDeadline, 10*time.Second)
-	def(&c.RetryPeriod, 2*time.Second)
-	def(&c.StatusRetry, 5*time.Second)
-	if c.Class.Name == "" {
-		c.Class.Name = DefaultClass
+	if c.Debounce == 0 {
+		c.Debounce = 20 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -75,19 +61,14 @@ func (c Config) Validate() error {
 	req(c.Elections != nil, "Elections")
 	req(c.Recorder != nil, "Recorder")
 	req(c.NodeName != "", "NodeName")
-	req(c.Namespace != "", "Namespace")
-	if c.Debounce < 0 || c.StatusRetry < 0 {
-		errs = append(errs, errors.New("controller config: Debounce and StatusRetry must not be negative"))
-	}
-	if !(c.LeaseDuration > c.RenewDeadline && c.RenewDeadline > c.RetryPeriod*12/10 && c.RetryPeriod > 0) {
-		errs = append(errs, fmt.Errorf("controller config: need LeaseDuration (%s) > RenewDeadline (%s) > 1.2 x RetryPeriod (%s) > 0",
-			c.LeaseDuration, c.RenewDeadline, c.RetryPeriod))
+	if c.Debounce < 0 {
+		errs = append(errs, errors.New("controller config: Debounce must not be negative"))
 	}
 	return errors.Join(errs...)
 }
 
-// Controller turns Services, EndpointSlices and Nodes into per-VIP Wants for this node
-// and, while elected, writes Service status and the Events about refused requests.
+// Controller turns Services, EndpointSlices and Nodes into per-VIP Wants for this node and
+// reports this node's own problems (CannotCarry) as Events.
 type Controller struct {
 	cfg      Config
 	log      *slog.Logger
@@ -100,22 +81,11 @@ type Controller struct {
 	started  atomic.Bool
 	ready    atomic.Bool
 
-	mu         sync.Mutex
-	snap       snapshot      // guarded by mu: the latest result, for the status writer
-	statusKick chan struct{} // cap 1: snap changed
-	terms      chan context.Context
-
 	// Owned by the loop goroutine.
 	sent         bool
 	last         map[netip.Addr]Want
 	lastProblems map[Problem]bool
 	nodeEmitted  map[Problem]bool
-}
-
-type snapshot struct {
-	ready    bool
-	wants    map[netip.Addr]Want
-	problems []Problem
 }
 
 // New builds a Controller and its informers; nothing runs before Run.
@@ -127,8 +97,7 @@ func New(cfg Config) (*Controller, error) {
 	f := informers.NewSharedInformerFactory(cfg.Client, 0)
 	c := &Controller{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), factory: f,
 		services: f.Core().V1().Services().Lister(), slices: f.Discovery().V1().EndpointSlices().Lister(),
-		nodes: f.Core().V1().Nodes().Lister(), kick: make(chan struct{}, 1),
-		statusKick: make(chan struct{}, 1), terms: make(chan context.Context), nodeEmitted: map[Problem]bool{}}
+		nodes: f.Core().V1().Nodes().Lister(), kick: make(chan struct{}, 1), nodeEmitted: map[Problem]bool{}}
 	for inf, changed := range map[cache.SharedIndexInformer]func(old, cur any) bool{
 		f.Core().V1().Services().Informer():            func(old, cur any) bool { return true },
 		f.Discovery().V1().EndpointSlices().Informer(): c.sliceChanged,
@@ -149,8 +118,7 @@ func (c *Controller) HasSynced() bool { return c.ready.Load() }
 // (an interface lost its carrier, so CanCarry answers differently).
 func (c *Controller) Resync() { poke(c.kick) }
 
-// Run runs the informers, the compute loop and the status writer's election until ctx
-// ends. It may be called once.
+// Run runs the informers and the compute loop until ctx ends. It may be called once.
 func (c *Controller) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return errors.New("controller: Run called twice")
@@ -160,10 +128,6 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("controller: wait for informer caches: %w", ctx.Err())
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() { c.elect(ctx) })
-	wg.Go(func() { c.writeStatusTerms(ctx) })
 	c.loop(ctx)
 	return nil
 }
@@ -200,10 +164,6 @@ func (c *Controller) recompute() {
 	}
 	c.logProblems(problems)
 	c.emitNodeProblems(problems)
-	c.mu.Lock()
-	c.snap = snapshot{ready: true, wants: wants, problems: problems}
-	c.mu.Unlock()
-	poke(c.statusKick)
 }
 
 func (c *Controller) input() Input {
@@ -242,7 +202,7 @@ func (c *Controller) sliceChanged(_, cur any) bool {
 		return true
 	}
 	svc, err := c.services.Services(s.Namespace).Get(s.Labels[discoveryv1.LabelServiceName])
-	return err == nil && (Serves(svc, c.cfg.Class) && trafficPolicy(svc) == corev1.ServiceExternalTrafficPolicyLocal)
+	return err == nil && c.cfg.Class.Serves(svc) && svcrules.TrafficPolicy(svc) == corev1.ServiceExternalTrafficPolicyLocal
 }
 
 // nodeChanged: only the exclude label and the addresses matter (never conditions: Ready

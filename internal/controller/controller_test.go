@@ -7,21 +7,16 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 )
 
@@ -68,7 +63,7 @@ type harness struct {
 func start(t *testing.T, mod func(*Config), objs ...runtime.Object) *harness {
 	t.Helper()
 	h := &harness{cs: fake.NewClientset(objs...), el: &fakeElections{}, rec: record.NewFakeRecorder(1000)}
-	cfg := Config{Client: h.cs, Elections: h.el, Recorder: h.rec, NodeName: "a", Namespace: testNS,
+	cfg := Config{Client: h.cs, Elections: h.el, Recorder: h.rec, NodeName: "a",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if mod != nil {
 		mod(&cfg)
@@ -117,15 +112,6 @@ func (h *harness) create(t *testing.T, obj runtime.Object) {
 	}
 }
 
-func (h *harness) ingress(t *testing.T, name string) []corev1.LoadBalancerIngress {
-	t.Helper()
-	s, err := h.cs.CoreV1().Services(nn(name).Namespace).Get(t.Context(), nn(name).Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("get %s: %v", name, err)
-	}
-	return s.Status.LoadBalancer.Ingress
-}
-
 func (h *harness) events() []string {
 	var out []string
 	for {
@@ -136,14 +122,6 @@ func (h *harness) events() []string {
 			return out
 		}
 	}
-}
-
-func vipIngress(ips ...string) []corev1.LoadBalancerIngress {
-	var out []corev1.LoadBalancerIngress
-	for _, s := range ips {
-		out = append(out, corev1.LoadBalancerIngress{IP: s, IPMode: new(corev1.LoadBalancerIPModeVIP)})
-	}
-	return out
 }
 
 var cmpWants = []cmp.Option{cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()}
@@ -194,119 +172,15 @@ func TestController_BurstsAreCoalescedWithinTheDebounce(t *testing.T) {
 	})
 }
 
-func TestController_ElectedControllerWritesStatusIngress(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := start(t, nil, node("a"), svc("web", ips("198.51.100.7,2001:db8::7")),
-			svc("other", ips("198.51.100.9"), class("example.com/lb")))
-		defer h.stop()
-		time.Sleep(time.Second)
-		synctest.Wait()
-		if diff := cmp.Diff(vipIngress("198.51.100.7", "2001:db8::7"), h.ingress(t, "web")); diff != "" {
-			t.Errorf("web ingress (-want +got):\n%s", diff)
-		}
-		if got := h.ingress(t, "other"); len(got) != 0 {
-			t.Errorf("a Service of another class was touched: %v", got)
-		}
-		lease, err := h.cs.CoordinationV1().Leases(testNS).Get(t.Context(), LeaderLeaseName, metav1.GetOptions{})
-		if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "a" {
-			t.Errorf("want Lease %s held by a, got %v, %v", LeaderLeaseName, lease, err)
-		}
-	})
-}
-
-func TestController_FollowerWritesNoStatusUntilItWinsTheElection(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		held := &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: LeaderLeaseName},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: new("b"), LeaseDurationSeconds: new(int32(15)),
-				RenewTime: &metav1.MicroTime{Time: time.Now()}, AcquireTime: &metav1.MicroTime{Time: time.Now()}},
-		}
-		h := start(t, nil, node("a"), held, svc("web", ips("198.51.100.7")))
-		defer h.stop()
-		time.Sleep(10 * time.Second) // less than LeaseDuration: b's term is still running
-		synctest.Wait()
-		if got := h.ingress(t, "web"); len(got) != 0 {
-			t.Fatalf("a follower wrote status: %v", got)
-		}
-		if got := h.el.last(); len(got) != 1 {
-			t.Errorf("a follower must still want its VIPs, got %v", got)
-		}
-		time.Sleep(20 * time.Second) // b never renewed: a takes over
-		synctest.Wait()
-		if diff := cmp.Diff(vipIngress("198.51.100.7"), h.ingress(t, "web")); diff != "" {
-			t.Errorf("after takeover (-want +got):\n%s", diff)
-		}
-	})
-}
-
-func TestController_RefusedServiceGetsAnEventAndOthersAreUntouched(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := start(t, nil, node("a"),
-			svc("old", ips("198.51.100.7"), age(0)), svc("new", ips("198.51.100.7"), age(1)),
-			svc("bystander", ips("198.51.100.8"), age(2)))
-		defer h.stop()
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
-		wantEvents := []string{"Warning IPInUse 198.51.100.7 is already used by Service ns/old and cannot be shared: " +
-			"both Services need the same vipkeeper.io/sharing-key annotation"}
-		if diff := cmp.Diff(wantEvents, h.events()); diff != "" {
-			t.Errorf("events, once despite status updates (-want +got):\n%s", diff)
-		}
-		for name, ing := range map[string][]corev1.LoadBalancerIngress{
-			"old": vipIngress("198.51.100.7"), "new": nil, "bystander": vipIngress("198.51.100.8")} {
-			if diff := cmp.Diff(ing, h.ingress(t, name), cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("%s ingress (-want +got):\n%s", name, diff)
-			}
-		}
-		if diff := cmp.Diff(wants(want("198.51.100.7", 0, "old"), want("198.51.100.8", 0, "bystander")), h.el.last(), cmpWants...); diff != "" {
-			t.Errorf("wants (-want +got):\n%s", diff)
-		}
-	})
-}
-
-func TestController_StatusWriteRetriesOnConflictRereadingTheService(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		cs := fake.NewClientset()
-		var conflicts, gets atomic.Int32
-		cs.PrependReactor("update", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
-			if a.GetSubresource() == "status" && conflicts.Add(1) <= 2 {
-				return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "services"}, "web", nil)
-			}
-			return false, nil, nil
-		})
-		cs.PrependReactor("get", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
-			gets.Add(1)
-			return false, nil, nil
-		})
-		h := start(t, func(c *Config) { c.Client = cs }, node("a"))
-		h.cs = cs
-		defer h.stop()
-		h.create(t, svc("web", ips("198.51.100.7")))
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
-		if diff := cmp.Diff(vipIngress("198.51.100.7"), h.ingress(t, "web")); diff != "" {
-			t.Errorf("ingress (-want +got):\n%s", diff)
-		}
-		if conflicts.Load() < 3 || gets.Load() < 2+1 { // 2 re-reads + the test's own Get
-			t.Errorf("want 3 status updates and 2 re-reads, got %d updates and %d gets", conflicts.Load(), gets.Load()-1)
-		}
-	})
-}
-
 func TestController_NodeLocalProblemIsReportedByTheNodeItself(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		held := &coordinationv1.Lease{ // another node writes status; we still report our own problem
-			ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: LeaderLeaseName},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: new("b"), LeaseDurationSeconds: new(int32(15)),
-				RenewTime: &metav1.MicroTime{Time: time.Now()}},
-		}
 		noV6 := func(a netip.Addr) error {
 			if a.Is6() {
 				return io.EOF
 			}
 			return nil
 		}
-		h := start(t, func(c *Config) { c.CanCarry = noV6 }, node("a"), held, svc("web", ips("2001:db8::7")))
+		h := start(t, func(c *Config) { c.CanCarry = noV6 }, node("a"), svc("web", ips("2001:db8::7")))
 		defer h.stop()
 		time.Sleep(time.Second)
 		synctest.Wait()
@@ -349,11 +223,11 @@ func TestConfig_ValidateNamesWhatIsMissing(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{name: "empty config", cfg: Config{}, want: []string{"Client", "Elections", "Recorder", "NodeName", "Namespace"}},
-		{name: "bad timing", cfg: Config{Client: fake.NewClientset(), Elections: &fakeElections{}, Recorder: record.NewFakeRecorder(1),
-			NodeName: "a", Namespace: "x", LeaseDuration: 5 * time.Second, RenewDeadline: 5 * time.Second}, want: []string{"LeaseDuration"}},
+		{name: "empty config", cfg: Config{}, want: []string{"Client", "Elections", "Recorder", "NodeName"}},
+		{name: "negative debounce", cfg: Config{Client: fake.NewClientset(), Elections: &fakeElections{}, Recorder: record.NewFakeRecorder(1),
+			NodeName: "a", Debounce: -time.Second}, want: []string{"Debounce"}},
 		{name: "defaults are valid", cfg: Config{Client: fake.NewClientset(), Elections: &fakeElections{}, Recorder: record.NewFakeRecorder(1),
-			NodeName: "a", Namespace: "x"}},
+			NodeName: "a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

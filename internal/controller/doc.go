@@ -1,6 +1,8 @@
-// Package controller turns Services, EndpointSlices and Nodes into what this node should
-// do about each VIP (a Want per IP, handed to the daemon's Elections), and, on exactly one
-// elected daemon, writes Service status and the Events about refused requests.
+// Package controller is the agent's view of the Services: it turns Services,
+// EndpointSlices and Nodes into what this node should do about each VIP (a Want per IP,
+// handed to the daemon's Elections) and records this node's own Events. The rules
+// themselves are internal/svcrules'; Service status and the cluster-level Events are the
+// controller role's (internal/ingress).
 //
 // Invariants:
 //
@@ -9,9 +11,10 @@
 //     (cilium#48419, kube-vip#441). The set of Wants is computed whole and replaces the
 //     previous one. Want is never called before the informer caches have synced, so
 //     an empty cache never reads as "nothing is wanted".
-//   - Bad input disturbs nothing else. The decision is the pure function Compute. A bad
-//     token, a clash or a wrong class refuses only that Service's request (a Problem,
-//     which becomes a Warning Event), never another Service's VIP, and no input panics
+//   - Bad input disturbs nothing else. The decision is the pure function Compute
+//     (svcrules.Resolve plus this node's CanCarry and rank). A bad token, a clash or a
+//     wrong class refuses only that Service's request (a Problem, which the controller
+//     role records as a Warning Event), never another Service's VIP, and no input panics
 //     (FuzzParseIPs, FuzzCompute).
 //   - Node Ready is never used. Nodes are read only for the label
 //     node.kubernetes.io/exclude-from-external-load-balancers and for their addresses (a
@@ -49,9 +52,7 @@
 // announce it, and the node reports its own CannotCarry Event. The other nodes still
 // count this node when ranking; that delays their spread by at most one step, never safety.
 //
-// Status writer. client-go leader election on the Lease vipkeeper-controller in the
-// daemon namespace picks one daemon to write status.loadBalancer.ingress (ip and
-// ipMode VIP, sorted) of every Service of our class and to record the refusal Events, so
-// N daemons neither fight over status nor repeat Events. Services not of our class are
-// never touched.
+// Events. Every node records its own: VIPAnnounced, VIPWithdrawn, Lease problems and
+// CannotCarry (NodeEvents). Refusals and NoCandidate are recorded once, by the controller
+// role, never by N agents.
 package controller

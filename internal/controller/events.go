@@ -70,26 +70,25 @@ func (e *NodeEvents) object(nn types.NamespacedName) runtime.Object {
 	return &corev1.ObjectReference{Kind: "Service", APIVersion: "v1", Namespace: nn.Namespace, Name: nn.Name}
 }
 
-// emitProblems records a Warning Event for each Service-wide problem not yet recorded in
-// this term; a problem that goes away and comes back is recorded again.
-func (c *Controller) emitProblems(problems []Problem, emitted map[Problem]bool) {
-	c.emit(problems, emitted, func(p Problem) bool { return p.Node == "" })
-}
-
-// emitNodeProblems records this node's own problems; every node reports its own.
+// emitNodeProblems records this node's own problems (Node set); every node reports its
+// own, the controller role all others.
 func (c *Controller) emitNodeProblems(problems []Problem) {
-	c.emit(problems, c.nodeEmitted, func(p Problem) bool { return p.Node != "" })
+	EmitNew(c.cfg.Recorder, problems, c.nodeEmitted, func(p Problem) bool { return p.Node == c.cfg.NodeName }, c.lookup)
 }
 
-func (c *Controller) emit(problems []Problem, emitted map[Problem]bool, mine func(Problem) bool) {
+// EmitNew records a Warning Event for each problem that mine selects and that emitted does
+// not hold yet, and forgets the ones that went away, so a problem that comes back is
+// recorded again. lookup finds the Service (nil: not cached; the Event waits).
+func EmitNew(rec record.EventRecorder, problems []Problem, emitted map[Problem]bool, mine func(Problem) bool,
+	lookup func(types.NamespacedName) *corev1.Service) {
 	current := map[Problem]bool{}
 	for _, p := range problems {
 		if !mine(p) {
 			continue
 		}
 		current[p] = true
-		if svc := c.lookup(p.Service); svc != nil && !emitted[p] {
-			c.cfg.Recorder.Event(svc, corev1.EventTypeWarning, p.Reason, p.Message)
+		if svc := lookup(p.Service); svc != nil && !emitted[p] {
+			rec.Event(svc, corev1.EventTypeWarning, p.Reason, p.Message)
 			emitted[p] = true
 		}
 	}

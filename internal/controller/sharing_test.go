@@ -12,7 +12,7 @@ func TestCompute_Sharing(t *testing.T) {
 	nodes := []*corev1.Node{node("a")}
 	refused := func(name, reason, why string) []Problem {
 		return []Problem{{Service: nn(name), Reason: reason,
-			Message: vip + " is already used by Service ns/old and cannot be shared: " + why}}
+			Message: vip + " cannot be shared: Service ns/old uses it " + why}}
 	}
 	for _, tc := range []computeCase{
 		{name: "same key, same policy and disjoint ports share one election",
@@ -27,41 +27,41 @@ func TestCompute_Sharing(t *testing.T) {
 			services: []*corev1.Service{svc("old", ips(vip), ports("TCP/80"), age(0)),
 				svc("new", ips(vip), ports("TCP/443"), age(1))}, nodes: nodes,
 			want:     wants(want(vip, 0, "old")),
-			problems: refused("new", ReasonIPInUse, "both Services need the same vipkeeper.io/sharing-key annotation")},
+			problems: refused("new", ReasonIPInUse, "and both need the same vipkeeper.io/sharing-key")},
 		{name: "the oldest keeps the IP whatever the list order",
 			services: []*corev1.Service{svc("new", ips(vip), ports("TCP/443"), age(1)),
 				svc("old", ips(vip), ports("TCP/80"), age(0))}, nodes: nodes,
 			want:     wants(want(vip, 0, "old")),
-			problems: refused("new", ReasonIPInUse, "both Services need the same vipkeeper.io/sharing-key annotation")},
+			problems: refused("new", ReasonIPInUse, "and both need the same vipkeeper.io/sharing-key")},
 		{name: "equal creation times fall back to namespace and name",
 			services: []*corev1.Service{svc("new", ips(vip)), svc("old", ips(vip))}, nodes: nodes,
 			want:     wants(want(vip, 0, "new")),
-			problems: []Problem{{Service: nn("old"), Reason: ReasonIPInUse, Message: vip + " is already used by Service ns/new and cannot be shared: both Services need the same vipkeeper.io/sharing-key annotation"}}},
+			problems: []Problem{{Service: nn("old"), Reason: ReasonIPInUse, Message: vip + " cannot be shared: Service ns/new uses it and both need the same vipkeeper.io/sharing-key"}}},
 		{name: "different sharing keys refuse the younger Service",
 			services: []*corev1.Service{svc("old", ips(vip), key("k"), ports("TCP/80"), age(0)),
 				svc("new", ips(vip), key("j"), ports("TCP/443"), age(1))}, nodes: nodes,
 			want:     wants(want(vip, 0, "old")),
-			problems: refused("new", ReasonIPInUse, `different sharing keys "k" and "j"`)},
+			problems: refused("new", ReasonIPInUse, `with sharing key "k"`)},
 		{name: "different traffic policies refuse the younger Service",
 			services: []*corev1.Service{svc("old", ips(vip), key("k"), ports("TCP/80"), age(0)),
 				svc("new", ips(vip), key("k"), ports("TCP/443"), local(), age(1))}, nodes: nodes,
 			want:     wants(want(vip, 0, "old")),
-			problems: refused("new", ReasonUnsafeSharing, "different externalTrafficPolicy Cluster and Local")},
+			problems: refused("new", ReasonUnsafeSharing, "with externalTrafficPolicy Cluster")},
 		{name: "clashing ports refuse the younger Service",
 			services: []*corev1.Service{svc("old", ips(vip), key("k"), ports("TCP/80"), age(0)),
 				svc("new", ips(vip), key("k"), ports("TCP/443", "TCP/80"), age(1))}, nodes: nodes,
 			want:     wants(want(vip, 0, "old")),
-			problems: refused("new", ReasonUnsafeSharing, "port TCP/80 is also used by Service ns/old")},
+			problems: refused("new", ReasonUnsafeSharing, "with port TCP/80 too")},
 		{name: "a port clash with a younger sharer refuses only the youngest",
 			services: []*corev1.Service{svc("old", ips(vip), key("k"), ports("TCP/80"), age(0)),
 				svc("mid", ips(vip), key("k"), ports("TCP/81"), age(1)), svc("new", ips(vip), key("k"), ports("TCP/81"), age(2))},
 			nodes: nodes, want: wants(want(vip, 0, "mid", "old")),
-			problems: refused("new", ReasonUnsafeSharing, "port TCP/81 is also used by Service ns/mid")},
+			problems: []Problem{{Service: nn("new"), Reason: ReasonUnsafeSharing, Message: vip + " cannot be shared: Service ns/mid uses it with port TCP/81 too"}}},
 		{name: "a refused Service keeps its other VIPs",
 			services: []*corev1.Service{svc("old", ips(vip), age(0)),
 				svc("new", ips(vip+",198.51.100.8"), age(1))}, nodes: nodes,
 			want:     wants(want(vip, 0, "old"), want("198.51.100.8", 0, "new")),
-			problems: refused("new", ReasonIPInUse, "both Services need the same vipkeeper.io/sharing-key annotation")},
+			problems: refused("new", ReasonIPInUse, "and both need the same vipkeeper.io/sharing-key")},
 	} {
 		t.Run(tc.name, tc.run)
 	}

@@ -5,32 +5,28 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/vipkeeper/vipkeeper/internal/svcapi"
+	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
-// Annotations and names read or written by the controller.
+// Annotations and names read by the agent (the vocabulary is svcrules').
 const (
-	// AnnotationIPs asks for specific VIPs: comma-separated IPv4 and/or IPv6 addresses.
-	AnnotationIPs = svcapi.AnnotationIPs
-	// AnnotationAllocatedIPs holds the VIPs the pool allocator chose (same format).
-	AnnotationAllocatedIPs = svcapi.AnnotationAllocatedIPs
-	// AnnotationSharingKey lets Services share one VIP when they all carry the same value.
-	AnnotationSharingKey = svcapi.AnnotationSharingKey
-	// DefaultClass is the spec.loadBalancerClass served when Config.Class is empty.
-	DefaultClass = svcapi.DefaultClass
-	// LeaderLeaseName is the Lease that elects the one daemon writing status and Events.
-	LeaderLeaseName = "vipkeeper-controller"
+	AnnotationIPs          = svcrules.AnnotationIPs
+	AnnotationAllocatedIPs = svcrules.AnnotationAllocatedIPs
+	AnnotationSharingKey   = svcrules.AnnotationSharingKey
+	DefaultClass           = svcrules.DefaultClass
 	// Component is the Event source component.
 	Component = "vipkeeper"
 )
 
-// Event and Problem reasons (CamelCase, used verbatim as the Event reason).
+// Event and Problem reasons (CamelCase, used verbatim as the Event reason). The refusals
+// come from svcrules; CannotCarry and the announce/withdraw Events are this node's own.
 const (
-	ReasonInvalidIP     = "InvalidIP"
-	ReasonIPInUse       = "IPInUse"
-	ReasonUnsafeSharing = "UnsafeSharing"
-	ReasonNodeAddress   = "NodeAddress"
-	ReasonWrongClass    = "WrongClass"
+	ReasonInvalidIP     = svcrules.ReasonInvalidIP
+	ReasonIPInUse       = svcrules.ReasonIPInUse
+	ReasonUnsafeSharing = svcrules.ReasonUnsafeSharing
+	ReasonNodeAddress   = svcrules.ReasonNodeAddress
+	ReasonWrongClass    = svcrules.ReasonWrongClass
+	ReasonNoCandidate   = svcrules.ReasonNoCandidate
 	ReasonCannotCarry   = "CannotCarry"
 	ReasonVIPAnnounced  = "VIPAnnounced"
 	ReasonVIPWithdrawn  = "VIPWithdrawn"
@@ -56,19 +52,10 @@ type Elections interface {
 	Want(wants map[netip.Addr]Want)
 }
 
-// Problem is one refused or partly refused request of one Service.
-type Problem struct {
-	Service types.NamespacedName
-	Reason  string // CamelCase, the Event reason
-	Message string
-	// Node is set when the problem concerns only that node (ReasonCannotCarry): the
-	// VIP stays wanted and only this node's eligibility is refused. Such problems are
-	// reported by the node itself; all others by the elected controller.
-	Node string
-}
+// Problem is one refused or partly refused request of one Service (svcrules.Problem). A
+// problem with Node set (ReasonCannotCarry) is reported by that node; all others by the
+// controller role.
+type Problem = svcrules.Problem
 
-// Class says which Services we serve.
-type Class struct {
-	Name    string // spec.loadBalancerClass we serve; DefaultClass when empty
-	Default bool   // also serve type LoadBalancer Services with no class
-}
+// Class says which Services we serve (svcrules.Class).
+type Class = svcrules.Class

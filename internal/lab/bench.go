@@ -23,7 +23,7 @@ type ScaleGroup struct {
 	VIPs  []int
 }
 
-// benchOptions are the flags of `vipkeeper lab scenarios` and `vipkeeper lab bench`.
+// benchOptions are the flags of `vipkeeper-lab scenarios` and `vipkeeper-lab bench`.
 type benchOptions struct {
 	base          Config
 	out           string
@@ -39,7 +39,7 @@ type benchOptions struct {
 func parseBenchFlags(sub string, args []string, errOut io.Writer) (benchOptions, error) {
 	var o benchOptions
 	var only, timings, scale, scaleTiming string
-	fs := flag.NewFlagSet("vipkeeper lab "+sub, flag.ContinueOnError)
+	fs := flag.NewFlagSet("vipkeeper-lab "+sub, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.StringVar(&o.out, "out", "out/bench", "output directory: results.json, report.md, svg/")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default all; none: no scenarios); see --list")
@@ -54,7 +54,8 @@ func parseBenchFlags(sub string, args []string, errOut io.Writer) (benchOptions,
 	fs.DurationVar(&o.scaleSteady, "scale-steady", 30*time.Second, "steady-state window of each scale step")
 	fs.DurationVar(&o.scaleInterval, "scale-probe-interval", 500*time.Millisecond, "probe round of the scale labs (every VIP each round)")
 	fs.StringVar(&o.base.DaemonCmd, "daemon-cmd", DefaultDaemonCmd, "command run on each node (text/template over lab.DaemonArgs)")
-	fs.StringVar(&o.base.DaemonBin, "daemon-bin", "", "{{.Bin}} of the daemon command (default: this executable)")
+	fs.StringVar(&o.base.ControllerCmd, "controller-cmd", DefaultControllerCmd, "command of the controller role (text/template over lab.DaemonArgs)")
+	fs.StringVar(&o.base.DaemonBin, "daemon-bin", "", "{{.Bin}} of both commands (default: $VIPKEEPER_DAEMON_BIN, else bin/vipkeeper)")
 	fs.StringVar(&o.base.Manifest, "manifest", "", "deploy/vipkeeper.yaml to apply (default: found upwards from here)")
 	fs.BoolVar(&o.list, "list", false, "list the scenarios and exit")
 	if err := fs.Parse(args); err != nil {
@@ -108,13 +109,13 @@ func ParseScaleGroups(s string) ([]ScaleGroup, error) {
 	return out, nil
 }
 
-// BenchMain runs `vipkeeper lab scenarios|bench [flags]`: the chaos scenarios on a fresh
+// BenchMain runs `vipkeeper-lab scenarios|bench [flags]`: the chaos scenarios on a fresh
 // lab per timing preset, then (bench) the scale runs, writing the report into --out after
 // every row. 0: done (rows may carry errors); 1: a lab failed to start; 2: bad flags.
 func BenchMain(ctx context.Context, sub string, args []string, stdout io.Writer) int {
 	o, err := parseBenchFlags(sub, args, os.Stderr)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "vipkeeper lab %s: %v\n", sub, err)
+		fmt.Fprintf(os.Stderr, "vipkeeper-lab %s: %v\n", sub, err)
 		return 2
 	}
 	if o.list {
@@ -124,14 +125,14 @@ func BenchMain(ctx context.Context, sub string, args []string, stdout io.Writer)
 		return 0
 	}
 	if err := o.base.defaultsForCommand(stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)
+		fmt.Fprintln(os.Stderr, "vipkeeper-lab:", err)
 		return 1
 	}
 	b := &bench{o: o, log: o.base.Logger, rep: &Report{Started: time.Now(), Machine: Machine(),
-		Command: strings.TrimSpace("vipkeeper lab " + sub + " " + strings.Join(args, " ")), DaemonCmd: o.base.DaemonCmd,
+		Command: strings.TrimSpace("vipkeeper-lab " + sub + " " + strings.Join(args, " ")), DaemonCmd: o.base.DaemonCmd,
 		Notes: benchNotes(o)}}
 	code := b.run(ctx)
-	fmt.Fprintf(stdout, "vipkeeper lab %s: report in %s/report.md\n", sub, o.out)
+	fmt.Fprintf(stdout, "vipkeeper-lab %s: report in %s/report.md\n", sub, o.out)
 	return code
 }
 

@@ -21,7 +21,7 @@ const (
 	clearScreen  = "\x1b[H\x1b[2J"
 )
 
-// options are the flags of `vipkeeper lab`.
+// options are the flags of `vipkeeper-lab`.
 type options struct {
 	cfg      Config
 	duration time.Duration
@@ -30,13 +30,14 @@ type options struct {
 func parseFlags(args []string, errOut io.Writer) (options, error) {
 	var o options
 	var timing string
-	fs := flag.NewFlagSet("vipkeeper lab", flag.ContinueOnError)
+	fs := flag.NewFlagSet("vipkeeper-lab", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, fmt.Sprintf("simulated nodes (1..%d)", MaxNodes))
 	fs.StringVar(&timing, "timing", "default", "election timing: default (15s/10s/2s) or fast (5s/3s/1s)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	fs.StringVar(&o.cfg.DaemonCmd, "daemon-cmd", DefaultDaemonCmd, "command run on each node (text/template over lab.DaemonArgs)")
-	fs.StringVar(&o.cfg.DaemonBin, "daemon-bin", "", "{{.Bin}} of the daemon command (default: this executable)")
+	fs.StringVar(&o.cfg.ControllerCmd, "controller-cmd", DefaultControllerCmd, "command of the controller role, run in the host namespace (text/template over lab.DaemonArgs)")
+	fs.StringVar(&o.cfg.DaemonBin, "daemon-bin", "", "{{.Bin}} of both commands (default: $VIPKEEPER_DAEMON_BIN, else bin/vipkeeper)")
 	fs.StringVar(&o.cfg.Manifest, "manifest", "", "deploy/vipkeeper.yaml to apply (default: found upwards from here)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -52,7 +53,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	return o, errors.Join(err, o.cfg.Validate())
 }
 
-// Main runs `vipkeeper lab [flags]` (or `vipkeeper lab scenarios|bench [flags]`, BenchMain): a control plane, the topology, N daemons and sample
+// Main runs `vipkeeper-lab [flags]` (or `vipkeeper-lab scenarios|bench [flags]`, BenchMain): a control plane, the topology, N daemons and sample
 // Services, with a live view on stdout until ctx ends (Ctrl-C) or --duration passes. It
 // tears everything down before returning 0; 2 means bad flags, 1 a failed start.
 func Main(ctx context.Context, args []string, stdout io.Writer) int {
@@ -64,28 +65,28 @@ func Main(ctx context.Context, args []string, stdout io.Writer) int {
 	}
 	o, err := parseFlags(args, os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)
+		fmt.Fprintln(os.Stderr, "vipkeeper-lab:", err)
 		return 2
 	}
 	if err := o.cfg.defaultsForCommand(stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)
+		fmt.Fprintln(os.Stderr, "vipkeeper-lab:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "vipkeeper lab: %d nodes, timing %s; Ctrl-C tears it all down\n", o.cfg.Nodes, o.cfg.Timing.Name)
+	fmt.Fprintf(stdout, "vipkeeper-lab: %d nodes, timing %s; Ctrl-C tears it all down\n", o.cfg.Nodes, o.cfg.Timing.Name)
 	l, err := Start(ctx, o.cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0
 		}
-		fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)
+		fmt.Fprintln(os.Stderr, "vipkeeper-lab:", err)
 		return 1
 	}
 	code := l.demo(ctx, o, stdout)
 	if err := l.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "vipkeeper lab: teardown:", err)
+		fmt.Fprintln(os.Stderr, "vipkeeper-lab: teardown:", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, "vipkeeper lab: everything removed")
+	fmt.Fprintln(stdout, "vipkeeper-lab: everything removed")
 	return code
 }
 
@@ -94,14 +95,14 @@ func Main(ctx context.Context, args []string, stdout io.Writer) int {
 func (l *Lab) demo(ctx context.Context, o options, stdout io.Writer) int {
 	for _, s := range SampleServices(l.nodeNames()) {
 		if err := l.CreateService(ctx, s); err != nil {
-			fmt.Fprintln(os.Stderr, "vipkeeper lab:", err)
+			fmt.Fprintln(os.Stderr, "vipkeeper-lab:", err)
 			return 1
 		}
 	}
 	if o.cfg.DaemonCmd == DefaultDaemonCmd {
 		rctx, cancel := context.WithTimeout(ctx, readyTimeout)
 		if err := l.WaitReady(rctx); err != nil && ctx.Err() == nil {
-			fmt.Fprintln(stdout, "vipkeeper lab: warning:", err)
+			fmt.Fprintln(stdout, "vipkeeper-lab: warning:", err)
 		}
 		cancel()
 	}
@@ -164,7 +165,7 @@ func (l *Lab) summary(w io.Writer) {
 	Render(w, l.Status(now), l.Rows(now))
 }
 
-// SampleServices are the Services `vipkeeper lab` creates on nodes: three with
+// SampleServices are the Services `vipkeeper-lab` creates on nodes: three with
 // externalTrafficPolicy Cluster, one Local with one endpoint on the second node, and one
 // IPv6.
 func SampleServices(nodes []string) []ServiceSpec {
@@ -182,16 +183,9 @@ func SampleServices(nodes []string) []ServiceSpec {
 	}
 }
 
-// defaultsForCommand fills what a command line leaves open: the daemon is this very
-// executable, and logs go to stdout as text.
+// defaultsForCommand fills what a command line leaves open: logs go to stdout as text.
+// The daemon binary is found by Start ($VIPKEEPER_DAEMON_BIN, else bin/vipkeeper).
 func (c *Config) defaultsForCommand(stdout io.Writer) error {
-	if c.DaemonBin == "" {
-		bin, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("own executable: %w", err)
-		}
-		c.DaemonBin = bin
-	}
 	c.Logger = slog.New(slog.NewTextHandler(stdout, nil))
 	return nil
 }

@@ -39,18 +39,28 @@ func ParseTiming(name string) (Timing, error) {
 	return Timing{}, fmt.Errorf("timing %q: want default or fast", name)
 }
 
-// DefaultDaemonCmd runs the real vipkeeper on a lab node. The rendered command is split
-// on white space (no shell, no quoting) and run as `ip netns exec <node namespace> ...`.
-const DefaultDaemonCmd = "{{.Bin}} --node-name={{.Node}} --kubeconfig={{.Kubeconfig}}" +
+// DefaultDaemonCmd runs the real `vipkeeper agent` on a lab node. The rendered command is
+// split on white space (no shell, no quoting) and run as `ip netns exec <node namespace> ...`.
+const DefaultDaemonCmd = "{{.Bin}} agent --node-name={{.Node}} --kubeconfig={{.Kubeconfig}}" +
 	" --interface={{.Interface}} --namespace={{.Namespace}}" +
 	" --lease-duration={{.LeaseDuration}} --renew-deadline={{.RenewDeadline}} --retry-period={{.RetryPeriod}}" +
 	" --health-addr={{.HealthAddr}} --metrics-addr={{.MetricsAddr}} --log-format=text"
+
+// DefaultControllerCmd runs the real `vipkeeper controller` (the allocator, Service status
+// and cluster Events) in the host namespace, as the Deployment does in a cluster. {{.Node}}
+// is its identity in the controller election; {{.Interface}} is unused.
+const DefaultControllerCmd = "{{.Bin}} controller --identity={{.Node}} --kubeconfig={{.Kubeconfig}} --namespace={{.Namespace}}" +
+	" --lease-duration={{.LeaseDuration}} --renew-deadline={{.RenewDeadline}} --retry-period={{.RetryPeriod}}" +
+	" --health-addr={{.HealthAddr}} --metrics-addr={{.MetricsAddr}} --log-format=text"
+
+// ControllerName is the lab controller's name: its identity and the name of its log.
+const ControllerName = "controller"
 
 // DaemonArgs are the fields a daemon command template may use.
 type DaemonArgs struct {
 	Bin           string // Config.DaemonBin
 	Node          string // node name: the Node object and the Lease holder identity
-	Kubeconfig    string // per-node kubeconfig (ServiceAccount token of deploy/vipkeeper.yaml)
+	Kubeconfig    string // per-node kubeconfig (token of the DaemonSet's or Deployment's ServiceAccount)
 	Interface     string // the data interface in the node's namespace: eth0
 	Namespace     string // namespace of the VIP Leases
 	HealthAddr    string // host:port on the node's management address
@@ -65,9 +75,13 @@ type Config struct {
 	Nodes     int    // simulated nodes, 1..MaxNodes; default 3
 	Timing    Timing // default DefaultTiming
 	DaemonCmd string // text/template over DaemonArgs; default DefaultDaemonCmd
+	// ControllerCmd runs the controller role (text/template over DaemonArgs); default
+	// DefaultControllerCmd.
+	ControllerCmd string
 	// DaemonBin is {{.Bin}}: default $VIPKEEPER_DAEMON_BIN, else bin/vipkeeper of the repository.
 	DaemonBin string
-	// Manifest is deploy/vipkeeper.yaml, whose objects (all but the DaemonSet) are applied;
+	// Manifest is deploy/vipkeeper.yaml, whose objects (all but the DaemonSet and the
+	// Deployment, whose processes the lab runs itself) are applied;
 	// default: found from the working directory or the executable upwards.
 	Manifest      string
 	ControlPlane  testenv.Options // BinDir, StartTimeout; the lab sets BindAddress
@@ -85,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DaemonCmd == "" {
 		c.DaemonCmd = DefaultDaemonCmd
+	}
+	if c.ControllerCmd == "" {
+		c.ControllerCmd = DefaultControllerCmd
 	}
 	if c.ProbeInterval == 0 {
 		c.ProbeInterval = 100 * time.Millisecond
@@ -108,8 +125,10 @@ func (c Config) Validate() error {
 	if c.ProbeInterval < 10*time.Millisecond || c.LeasePoll < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("probe interval %v and lease poll %v: want at least 10ms", c.ProbeInterval, c.LeasePoll))
 	}
-	if _, err := renderCmd(c.DaemonCmd, DaemonArgs{Bin: "vipkeeper", Node: "node-1"}); err != nil {
-		errs = append(errs, err)
+	for _, tmpl := range []string{c.DaemonCmd, c.ControllerCmd} {
+		if _, err := renderCmd(tmpl, DaemonArgs{Bin: "vipkeeper", Node: "node-1"}); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

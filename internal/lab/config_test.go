@@ -19,10 +19,26 @@ func TestRenderCmd_DefaultTemplateRunsVipkeeperWithTheLabTiming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/b/vipkeeper", "--node-name=node-2", "--kubeconfig=/lab/node-2.kubeconfig",
+	want := []string{"/b/vipkeeper", "agent", "--node-name=node-2", "--kubeconfig=/lab/node-2.kubeconfig",
 		"--interface=eth0", "--namespace=vipkeeper-system",
 		"--lease-duration=5s", "--renew-deadline=3s", "--retry-period=1s",
 		"--health-addr=203.0.113.3:9473", "--metrics-addr=203.0.113.3:9472", "--log-format=text"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("args (-want +got):\n%s", diff)
+	}
+}
+
+func TestRenderCmd_DefaultControllerTemplateRunsTheControllerRoleWithTheLabTiming(t *testing.T) {
+	got, err := renderCmd(DefaultControllerCmd, DaemonArgs{Bin: "/b/vipkeeper", Node: "lab-controller",
+		Kubeconfig: "/lab/controller.kubeconfig", Namespace: "vipkeeper-system",
+		HealthAddr: "203.0.113.1:9473", MetricsAddr: "203.0.113.1:9472",
+		LeaseDuration: 5 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/b/vipkeeper", "controller", "--identity=lab-controller", "--kubeconfig=/lab/controller.kubeconfig",
+		"--namespace=vipkeeper-system", "--lease-duration=5s", "--renew-deadline=3s", "--retry-period=1s",
+		"--health-addr=203.0.113.1:9473", "--metrics-addr=203.0.113.1:9472", "--log-format=text"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)
 	}

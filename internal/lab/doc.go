@@ -1,13 +1,13 @@
 // Package lab runs the real vipkeeper binary on simulated nodes: network namespaces on
 // a shared data LAN, a real etcd and kube-apiserver (internal/testenv), and a client that
 // asks who answers ARP and NDP for each VIP every 100 ms. It is the base of the daemon's
-// end-to-end tests and of `vipkeeper lab` (make lab), and the fault API the chaos
+// end-to-end tests and of `vipkeeper-lab` (make lab), and the fault API the chaos
 // scenarios build on.
 //
 // The chaos scenarios (scenario*.go) are data: a setup, fault steps and an observation
 // window, run on a reset lab; the report (report*.go) writes results.json, report.md and one
 // SVG timeline per scenario, and bench*.go adds the scale runs and kube-apiserver's own
-// request rates. `vipkeeper lab scenarios` and `vipkeeper lab bench` (make bench) run them;
+// request rates. `vipkeeper-lab scenarios` and `vipkeeper-lab bench` (make bench) run them;
 // docs/benchmarks.md holds the figures.
 //
 // # Invariant
@@ -37,12 +37,14 @@
 //
 // # Daemons
 //
-// Each node runs Config.DaemonCmd (a text/template over DaemonArgs; default: vipkeeper
-// with --node-name, --kubeconfig, --interface eth0 and the timing preset) as
-// `ip netns exec <node> ...`. The kubeconfig carries a token of the ServiceAccount that
-// deploy/vipkeeper.yaml defines, after every object of that manifest but the DaemonSet was
-// applied, so the lab proves the shipped RBAC is enough. Node objects are registered for
-// the lab nodes (no kubelet runs). Services get EndpointSlices managed by "vipkeeper-lab"
+// Each node runs Config.DaemonCmd (a text/template over DaemonArgs; default: `vipkeeper
+// agent` with --node-name, --kubeconfig, --interface eth0 and the timing preset) as
+// `ip netns exec <node> ...`, and the controller role runs Config.ControllerCmd (default
+// `vipkeeper controller`) in the host namespace. The kubeconfigs carry tokens of the
+// ServiceAccounts that deploy/vipkeeper.yaml gives the DaemonSet and the Deployment, after
+// every object of that manifest but those two was applied, so the lab proves the shipped
+// RBAC of each role is enough. Node objects are registered for the lab nodes (no kubelet
+// runs). Services get EndpointSlices managed by "vipkeeper-lab"
 // (no controller-manager runs).
 //
 // # Measuring

@@ -43,6 +43,10 @@ func (l *Lab) Prober() *Prober { return l.prober }
 // Nodes are the lab's nodes, node-1 first.
 func (l *Lab) Nodes() []*Node { return l.nodes }
 
+// Controller is the process of the controller role (vipkeeper controller), in the host
+// namespace; its faults are the same as a node daemon's.
+func (l *Lab) Controller() *Node { return l.ctrl }
+
 // Node returns the node called name, or nil.
 func (l *Lab) Node(name string) *Node {
 	for _, n := range l.nodes {
@@ -111,7 +115,7 @@ func (l *Lab) WaitReady(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		var errs []error
-		for _, n := range l.nodes {
+		for _, n := range append([]*Node{l.ctrl}, l.nodes...) {
 			if !n.Running() {
 				st, _ := n.LastExit()
 				return fmt.Errorf("daemon on %s is not running (%v); its log ends:\n%s", n.name, st, n.LogTail(20))

@@ -1,35 +1,26 @@
 package lab
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/vipkeeper/vipkeeper/internal/testenv"
 )
 
 const (
-	// maxManifestObjects bounds the decode loop over the manifest.
-	maxManifestObjects = 100
 	// tokenTTL: a lab may run for days; a one-hour token would turn into 401s.
 	tokenTTL     = 7 * 24 * 3600
 	fieldManager = "vipkeeper-lab"
@@ -59,81 +50,47 @@ func findRepoFile(rel string) (string, error) {
 	return "", fmt.Errorf("%s not found above %v", rel, starts)
 }
 
+// accounts are the ServiceAccounts the manifest's workloads run as.
+type accounts struct {
+	agent      types.NamespacedName // the DaemonSet's
+	controller types.NamespacedName // the Deployment's
+}
+
 // applyManifest creates the CRDs in crds/ beside path, then every object of the
-// multi-document YAML at path except DaemonSets (no kubelet runs here; the lab runs the
-// daemons), and returns the ServiceAccount it defines.
-func applyManifest(ctx context.Context, rc *rest.Config, path string) (types.NamespacedName, error) {
-	var sa types.NamespacedName
-	dc, err := discovery.NewDiscoveryClientForConfig(rc)
-	if err != nil {
-		return sa, err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return sa, err
-	}
+// multi-document YAML at path except the DaemonSet and the Deployment (no kubelet runs
+// here; the lab runs their processes), and returns the ServiceAccounts those run as.
+func applyManifest(ctx context.Context, rc *rest.Config, path string) (accounts, error) {
+	var acc accounts
 	crds, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "crds", "*.yaml"))
 	for _, c := range append(crds, path) {
-		err := applyFile(ctx, mapper, dyn, c, func(u *unstructured.Unstructured) {
-			if u.GetKind() == "ServiceAccount" {
-				sa = types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}
-			}
-		})
+		objs, err := testenv.ApplyFile(ctx, rc, c, notWorkload)
 		if err != nil {
-			return sa, err
+			return acc, err
+		}
+		for _, u := range objs {
+			acc.note(u)
 		}
 	}
-	if sa.Name == "" {
-		return sa, fmt.Errorf("manifest %s defines no ServiceAccount", path)
+	if acc.agent.Name == "" || acc.controller.Name == "" {
+		return acc, fmt.Errorf("manifest %s: want a DaemonSet and a Deployment naming their serviceAccountName", path)
 	}
-	return sa, nil
+	return acc, nil
 }
 
-// applyFile creates every object of one multi-document YAML file but DaemonSets, and
-// hands each created object to seen.
-func applyFile(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, path string, seen func(*unstructured.Unstructured)) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for range maxManifestObjects {
-		var u unstructured.Unstructured
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("manifest %s: %w", path, err)
-		}
-		if len(u.Object) == 0 || u.GetKind() == "DaemonSet" {
-			continue
-		}
-		if err := createObject(ctx, mapper, dyn, &u); err != nil {
-			return fmt.Errorf("manifest %s: %w", path, err)
-		}
-		seen(&u)
-	}
-	return fmt.Errorf("manifest %s: more than %d objects", path, maxManifestObjects)
+func notWorkload(u *unstructured.Unstructured) bool {
+	return u.GetKind() != "DaemonSet" && u.GetKind() != "Deployment"
 }
 
-func createObject(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, u *unstructured.Unstructured) error {
-	gvk := u.GroupVersionKind()
-	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+// note records the ServiceAccount of a DaemonSet (agent) or Deployment (controller).
+func (a *accounts) note(u *unstructured.Unstructured) {
+	name, _, _ := unstructured.NestedString(u.Object, "spec", "template", "spec", "serviceAccountName")
+	sa := types.NamespacedName{Namespace: u.GetNamespace(), Name: name}
+	switch u.GetKind() {
+	case "DaemonSet":
+		a.agent = sa
+	case "Deployment":
+		a.controller = sa
 	}
-	var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		if u.GetNamespace() == "" {
-			u.SetNamespace(metav1.NamespaceDefault)
-		}
-		ri = dyn.Resource(m.Resource).Namespace(u.GetNamespace())
-	}
-	_, err = ri.Create(ctx, u, metav1.CreateOptions{FieldManager: fieldManager})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create %s %s/%s: %w", gvk.Kind, u.GetNamespace(), u.GetName(), err)
-	}
-	return nil
 }
 
 // serviceAccountToken requests a bound token for sa.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/vipkeeper/vipkeeper/internal/testenv"
@@ -36,6 +37,7 @@ type Lab struct {
 	env      *testenv.Env
 	admin    kubernetes.Interface
 	nodes    []*Node
+	ctrl     *Node // the controller role, in the host namespace
 	timeline *Timeline
 	prober   *Prober
 	started  time.Time
@@ -137,7 +139,7 @@ func (l *Lab) start(ctx context.Context) error {
 	if err := l.startWatchers(); err != nil {
 		return err
 	}
-	for _, n := range l.nodes {
+	for _, n := range append([]*Node{l.ctrl}, l.nodes...) {
 		if err := n.Start(); err != nil {
 			return err
 		}
@@ -159,7 +161,21 @@ func (l *Lab) buildNetwork(ctx context.Context) error {
 		}
 		l.nodes = append(l.nodes, l.newNode(i))
 	}
+	l.ctrl = l.newController()
 	return nil
+}
+
+// newController is the controller role: a process in the host namespace, its health and
+// metrics on the host's management address.
+func (l *Lab) newController() *Node {
+	t := l.cfg.Timing
+	host := l.plan.hostMgmtIP().String()
+	return &Node{name: ControllerName, plan: l.plan, tmpl: l.cfg.ControllerCmd,
+		logPath: filepath.Join(l.dir, ControllerName+".log"), logger: l.cfg.Logger.Info,
+		args: DaemonArgs{Bin: l.cfg.DaemonBin, Node: "lab-" + ControllerName,
+			Kubeconfig: filepath.Join(l.dir, ControllerName+".kubeconfig"),
+			HealthAddr: net.JoinHostPort(host, strconv.Itoa(healthPort)), MetricsAddr: net.JoinHostPort(host, strconv.Itoa(metricsPort)),
+			LeaseDuration: t.LeaseDuration, RenewDeadline: t.RenewDeadline, RetryPeriod: t.RetryPeriod}}
 }
 
 func (l *Lab) newNode(i int) *Node {
@@ -174,25 +190,38 @@ func (l *Lab) newNode(i int) *Node {
 			LeaseDuration: t.LeaseDuration, RenewDeadline: t.RenewDeadline, RetryPeriod: t.RetryPeriod}}
 }
 
-// prepareAPI applies the manifest, writes each node's kubeconfig with the manifest's
-// ServiceAccount token (so the daemons run with exactly the RBAC it grants) and registers
-// the Node objects.
+// prepareAPI applies the manifest, writes each node's kubeconfig with the token of the
+// DaemonSet's ServiceAccount and the controller's with the Deployment's (so each role runs
+// with exactly the RBAC the manifest grants it) and registers the Node objects.
 func (l *Lab) prepareAPI(ctx context.Context) error {
-	sa, err := applyManifest(ctx, l.env.AdminConfig(), l.cfg.Manifest)
+	acc, err := applyManifest(ctx, l.env.AdminConfig(), l.cfg.Manifest)
 	if err != nil {
 		return err
 	}
+	if err := l.writeKubeconfigs(ctx, acc.controller, []*Node{l.ctrl}); err != nil {
+		return err
+	}
+	if err := l.writeKubeconfigs(ctx, acc.agent, l.nodes); err != nil {
+		return err
+	}
+	for _, n := range l.nodes {
+		if err := createNode(ctx, l.admin, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeKubeconfigs gives each of nodes a kubeconfig with a token of sa.
+func (l *Lab) writeKubeconfigs(ctx context.Context, sa types.NamespacedName, nodes []*Node) error {
 	token, err := serviceAccountToken(ctx, l.admin, sa)
 	if err != nil {
 		return err
 	}
 	rc := l.env.AdminConfig()
-	for _, n := range l.nodes {
+	for _, n := range nodes {
 		n.args.Namespace = sa.Namespace
 		if err := writeKubeconfig(n.args.Kubeconfig, rc.Host, rc.CAData, token); err != nil {
-			return err
-		}
-		if err := createNode(ctx, l.admin, n); err != nil {
 			return err
 		}
 	}
@@ -251,6 +280,9 @@ func (l *Lab) teardown() error {
 	l.wg.Wait()
 	for _, n := range l.nodes {
 		n.stop()
+	}
+	if l.ctrl != nil {
+		l.ctrl.stop()
 	}
 	if l.env != nil {
 		l.env.Stop()

@@ -112,6 +112,9 @@ func (n *Node) Start() error {
 	}
 	fmt.Fprintf(logf, "=== lab %s: start %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.ns}, args...)...)
+	if n.ns == "" { // the controller role runs in the host namespace
+		cmd = exec.Command(args[0], args[1:]...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := testenv.StartChild(cmd); err != nil {
 		logf.Close()

@@ -82,7 +82,7 @@ func lockState(dir string) (func(), error) {
 }
 
 // Sweep removes what labs whose owning process is dead left behind (a SIGKILLed
-// `vipkeeper lab` or test binary): namespaces, host interfaces, processes in those
+// `vipkeeper-lab` or test binary): namespaces, host interfaces, processes in those
 // namespaces, temp dirs and pid files. Labs whose owner runs are not touched; Start calls it.
 func Sweep(ctx context.Context) error {
 	return sweepIn(ctx, StateDir)

@@ -19,7 +19,7 @@ func StartTest(t testing.TB, cfg Config) *Lab {
 	case errors.Is(err, ErrNotRoot):
 		t.Skipf("no lab: %v", err)
 	case missing(err) && os.Getenv("CI") == "":
-		t.Skipf("no lab: %v; build with `bash hack/build.sh` and `go build -o bin/vipkeeper ./cmd/vipkeeper`", err)
+		t.Skipf("no lab: %v; build with `bash hack/build.sh` and `make build`", err)
 	case err != nil:
 		t.Fatalf("start lab: %v", err)
 	}
@@ -36,7 +36,7 @@ func missing(err error) bool {
 func CloseTest(t testing.TB, l *Lab) {
 	t.Helper()
 	if t.Failed() {
-		for _, n := range l.Nodes() {
+		for _, n := range append(l.Nodes(), l.Controller()) {
 			t.Logf("%s (%s), last lines of %s:\n%s", n.Name(), n.State(), n.LogPath(), n.LogTail(40))
 		}
 	}

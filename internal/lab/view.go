@@ -63,7 +63,7 @@ type Status struct {
 	Up      time.Duration
 	APIErr  error
 	APIDown time.Duration
-	Nodes   []string // "node-1 running", ...
+	Nodes   []string // "node-1 running", ..., "controller running"
 }
 
 // Status returns the view's header at now.
@@ -76,13 +76,16 @@ func (l *Lab) Status(now time.Time) Status {
 	for _, n := range l.nodes {
 		s.Nodes = append(s.Nodes, n.name+" "+n.State())
 	}
+	if l.ctrl != nil {
+		s.Nodes = append(s.Nodes, l.ctrl.name+" "+l.ctrl.State())
+	}
 	return s
 }
 
 // Render writes the header and the table.
 func Render(w io.Writer, s Status, rows []Row) {
 	t := s.Timing
-	fmt.Fprintf(w, "vipkeeper lab %s  timing %s (%v/%v/%v)  up %v\n", s.ID, t.Name,
+	fmt.Fprintf(w, "vipkeeper-lab %s  timing %s (%v/%v/%v)  up %v\n", s.ID, t.Name,
 		t.LeaseDuration, t.RenewDeadline, t.RetryPeriod, s.Up.Round(time.Second))
 	api := "ok"
 	if s.APIErr != nil {

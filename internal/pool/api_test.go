@@ -162,7 +162,7 @@ func TestAllocator_AnotherAllocatorTakesOverWhenTheLeaderStops(t *testing.T) {
 		}
 		return nil
 	})
-	h.start(2, func(c *Config) { c.Identity += "-b" })
+	h.start(2)
 	h.createMany(30)
 	h.eventually("some Services got an IP", func(ctx context.Context) error {
 		got, err := h.allocatedIPs(ctx)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
@@ -13,24 +15,25 @@ import (
 
 // Config configures an Allocator. Zero durations take the defaults.
 type Config struct {
-	Client    kubernetes.Interface // Services, Namespaces, the Lease
-	Dynamic   dynamic.Interface    // VIPPools
-	Namespace string               // holds the LeaseName Lease; DefaultNamespace when empty
-	Identity  string               // this daemon in the election, normally the node name
+	Client    kubernetes.Interface         // Services, Namespaces
+	Dynamic   dynamic.Interface            // VIPPools
+	Discovery discovery.DiscoveryInterface // is the VIPPool CRD served? Default: Client.Discovery()
 	// Class is the spec.loadBalancerClass served (DefaultClass when empty); with
 	// DefaultClass, Services without a class are served too.
 	Class        string
 	DefaultClass bool
 	Recorder     record.EventRecorder
 	Logger       *slog.Logger
-	// Leader election of the allocator (client-go defaults 15 s / 10 s / 2 s).
-	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	Metrics      prometheus.Registerer // optional: vipkeeper_pool_addresses, vipkeeper_pools_enabled
 	// Debounce is the longest a change waits so that a burst is decided once (20 ms).
 	Debounce time.Duration
 	// RetryMin and RetryMax bound the backoff after a failed write (0.5 s, 30 s).
 	RetryMin, RetryMax time.Duration
 	// WriteTimeout bounds one API write (10 s).
 	WriteTimeout time.Duration
+	// CRDPoll is how often discovery is asked whether the VIPPool CRD is served (5 s): pools
+	// are off until it is, and go off again if it is removed.
+	CRDPoll time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -39,18 +42,16 @@ func (c Config) withDefaults() Config {
 			*d = v
 		}
 	}
-	def(&c.LeaseDuration, 15*time.Second)
-	def(&c.RenewDeadline, 10*time.Second)
-	def(&c.RetryPeriod, 2*time.Second)
 	def(&c.Debounce, 20*time.Millisecond)
 	def(&c.RetryMin, 500*time.Millisecond)
 	def(&c.RetryMax, 30*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
-	if c.Namespace == "" {
-		c.Namespace = DefaultNamespace
-	}
+	def(&c.CRDPoll, 5*time.Second)
 	if c.Class == "" {
 		c.Class = DefaultClass
+	}
+	if c.Discovery == nil && c.Client != nil {
+		c.Discovery = c.Client.Discovery()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -69,14 +70,9 @@ func (c Config) Validate() error {
 	}
 	req(c.Client != nil, "Client")
 	req(c.Dynamic != nil, "Dynamic")
-	req(c.Identity != "", "Identity")
 	req(c.Recorder != nil, "Recorder")
-	if c.Debounce < 0 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.WriteTimeout <= 0 {
-		errs = append(errs, errors.New("pool config: need Debounce >= 0, 0 < RetryMin <= RetryMax, WriteTimeout > 0"))
-	}
-	if !(c.LeaseDuration > c.RenewDeadline && c.RenewDeadline > c.RetryPeriod*12/10 && c.RetryPeriod > 0) {
-		errs = append(errs, fmt.Errorf("pool config: need LeaseDuration (%s) > RenewDeadline (%s) > 1.2 x RetryPeriod (%s) > 0",
-			c.LeaseDuration, c.RenewDeadline, c.RetryPeriod))
+	if c.Debounce < 0 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.WriteTimeout <= 0 || c.CRDPoll <= 0 {
+		errs = append(errs, errors.New("pool config: need Debounce >= 0, 0 < RetryMin <= RetryMax, WriteTimeout > 0, CRDPoll > 0"))
 	}
 	return errors.Join(errs...)
 }

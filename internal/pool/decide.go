@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -27,7 +26,7 @@ func Decide(in Input) Output {
 		s.decide(svc)
 	}
 	for _, svc := range stale {
-		s.release(svc, fmt.Sprintf("the Service is no longer a LoadBalancer of class %q", cmp.Or(in.Class.Name, DefaultClass)))
+		s.release(svc, fmt.Sprintf("the Service is no longer a LoadBalancer of class %q", in.Class.Served()))
 	}
 	return s.output()
 }
@@ -64,7 +63,7 @@ func split(svcs []*corev1.Service, class Class) (served, stale []*corev1.Service
 	for _, svc := range svcs {
 		switch {
 		case svc == nil || svc.DeletionTimestamp != nil:
-		case serves(svc, class):
+		case class.Serves(svc):
 			served = append(served, svc)
 		case hasOurs(svc):
 			stale = append(stale, svc)

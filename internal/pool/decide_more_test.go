@@ -174,7 +174,7 @@ func TestDecide_ADoubleAllocationIsHealedInFavourOfTheOlder(t *testing.T) {
 		},
 		want: []Assignment{alloc("ns", "young", "198.51.100.2", "198.51.100.2=a", "allocated 198.51.100.2 from VIPPool a")},
 		problems: []Problem{svcProblem("ns", "young", ReasonIPConflict,
-			"198.51.100.1 was allocated twice and the older Service keeps it: it is used by Service ns/old and both need the same vipkeeper.io/sharing-key; allocating another address")},
+			"198.51.100.1 was allocated twice and the older Service keeps it: Service ns/old uses it and both need the same vipkeeper.io/sharing-key; allocating another address")},
 		status: map[string]string{"a": "2/12 Ready"},
 	}, {
 		name:  "an older Service asking for the IP wins over a younger allocation",
@@ -185,7 +185,7 @@ func TestDecide_ADoubleAllocationIsHealedInFavourOfTheOlder(t *testing.T) {
 		},
 		want: []Assignment{alloc("ns", "young", "198.51.100.2", "198.51.100.2=a", "allocated 198.51.100.2 from VIPPool a")},
 		problems: []Problem{svcProblem("ns", "young", ReasonIPConflict,
-			"198.51.100.1 was allocated twice and the older Service keeps it: it is used by Service ns/asks and both need the same vipkeeper.io/sharing-key; allocating another address")},
+			"198.51.100.1 was allocated twice and the older Service keeps it: Service ns/asks uses it and both need the same vipkeeper.io/sharing-key; allocating another address")},
 	}, {
 		name:  "a younger Service asking for an allocated IP changes nothing here (the controller refuses it)",
 		pools: pools,

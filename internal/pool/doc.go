@@ -7,12 +7,15 @@
 // or type, asks for an IP itself, wants other families) or loses a double allocation to
 // an older Service. Pools that shrink, turn invalid or start to overlap take nothing back.
 //
-// How, with a daemon on every node:
+// How:
 //
-//   - One writer. Every daemon campaigns for the Lease vipkeeper-allocator (client-go
-//     leaderelection, in the daemon namespace); only the holder decides and writes. Its
-//     informers start with its term, so a new leader starts from a fresh list, not from a
-//     cache that lags its predecessor's last writes.
+//   - One writer. The allocator runs in the controller role, only on the replica that holds
+//     the Lease vipkeeper-controller (internal/leader); Run serves one term. Its informers
+//     start with the term, so a new leader starts from a fresh list, not from a cache that
+//     lags its predecessor's last writes.
+//   - No CRD, no pools. Until discovery serves vippools.vipkeeper.io the allocator watches
+//     nothing and says so once (a log line, vipkeeper_pools_enabled 0); it starts when the
+//     CRD appears and stops again if it goes.
 //   - No decision applied to a state it was not made for. Each Service write is a JSON
 //     merge patch carrying the resourceVersion the decision saw: the API server answers
 //     409 if the Service changed since, and the next pass decides again. (A patch, unlike an
@@ -20,8 +23,8 @@
 //     informer shows a write, the term uses the object the write returned, so a pass never
 //     reuses an IP it has just handed out.
 //   - Healing. Two leaders can still overlap briefly (a paused process, an ambiguous write
-//     that lands late). Every pass walks Services oldest first (creationTimestamp, then
-//     namespace/name, the controller's order): the oldest holder of an IP keeps it and a
+//     that lands late). Every pass walks Services oldest first (svcrules.OlderFirst, the
+//     agents' order): the oldest holder of an IP keeps it and a
 //     younger one without valid sharing gets a new IP (Event IPConflict). Meanwhile the
 //     controller announces the IP for the older Service only, so no two nodes announce.
 //   - An IP is free only once no Service names it (requested, or in our annotation): no
@@ -66,7 +69,10 @@
 //     SharingRefused, IPConflict on Services and Invalid, Overlapping, Exhausted,
 //     ShrunkInUse on pools, each once when it appears during a leader's term.
 //
+// The rules it shares with the agents (class, requested IPs, sharing, older first) are
+// svcrules'; the same-namespace rule for allocated IPs is its own.
+//
 // RBAC: services get/list/watch/patch and namespaces list/watch (cluster-wide),
-// vippools get/list/watch and vippools/status update (group vipkeeper.io), leases
-// get/create/update in the daemon namespace, and events create/patch for the recorder.
+// vippools get/list/watch and vippools/status update (group vipkeeper.io), and events
+// create/patch for the recorder (charts/vipkeeper, rbac-controller.yaml).
 package pool

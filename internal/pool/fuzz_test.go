@@ -176,7 +176,7 @@ func checkFresh(t *testing.T, svcs []*corev1.Service, as []Assignment) {
 	for _, s := range svcs {
 		byName[nameOf(s).String()] = s
 		var req []netip.Addr
-		if serves(s, Class{}) && s.DeletionTimestamp == nil {
+		if (Class{}).Active(s) {
 			req, _ = requested(s) // requests of other classes are not ours to honour
 		}
 		have, _ := parseIPs(s.Annotations[AnnotationAllocatedIPs])

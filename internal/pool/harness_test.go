@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+	"github.com/vipkeeper/vipkeeper/internal/leader"
 	"github.com/vipkeeper/vipkeeper/internal/testenv"
 )
 
@@ -51,6 +52,7 @@ type harness struct {
 	rec   *recorder
 	logw  testWriter
 	stops map[*Allocator]context.CancelFunc
+	ids   int // replicas started
 }
 
 func newHarness(t *testing.T) *harness {
@@ -116,10 +118,9 @@ func (h *harness) startAs(rc *rest.Config, n int, mutate ...func(*Config)) []*Al
 	h.t.Helper()
 	var out []*Allocator
 	for i := range n {
-		cfg := Config{Client: kubernetes.NewForConfigOrDie(rc), Dynamic: dynamic.NewForConfigOrDie(rc),
-			Namespace: h.ns, Identity: fmt.Sprintf("node-%d", i), Class: h.class, Recorder: h.rec,
-			Logger:        slog.New(slog.NewTextHandler(h.logw, &slog.HandlerOptions{Level: slog.LevelWarn})),
-			LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond}
+		cs := kubernetes.NewForConfigOrDie(rc)
+		cfg := Config{Client: cs, Dynamic: dynamic.NewForConfigOrDie(rc), Class: h.class, Recorder: h.rec,
+			Logger: slog.New(slog.NewTextHandler(h.logw, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 		for _, m := range mutate {
 			m(&cfg)
 		}
@@ -127,19 +128,29 @@ func (h *harness) startAs(rc *rest.Config, n int, mutate ...func(*Config)) []*Al
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		h.stops[a] = h.run(a)
+		h.ids++
+		_ = i
+		h.stops[a] = h.run(a, cs, fmt.Sprintf("replica-%d", h.ids))
 		out = append(out, a)
 	}
 	return out
 }
 
-// run runs a until the test ends and waits for it to return.
-func (h *harness) run(a *Allocator) context.CancelFunc {
+// run runs a under the controller role's leader election (one Lease in the test's
+// namespace, short timings) until the test ends, and waits for it to return.
+func (h *harness) run(a *Allocator, cs kubernetes.Interface, id string) context.CancelFunc {
+	el, err := leader.New(leader.Config{Leases: cs.CoordinationV1(), Namespace: h.ns, Name: "vipkeeper-controller",
+		Identity: id, LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond,
+		Runnables: []leader.Named{{Name: "allocator", Runnable: a}},
+		Logger:    slog.New(slog.NewTextHandler(h.logw, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := a.Run(ctx); err != nil {
+		if err := el.Run(ctx); err != nil {
 			h.t.Errorf("Run: %v", err)
 		}
 	}()

@@ -1,11 +1,20 @@
 package pool
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +35,8 @@ func fakeCluster(t *testing.T, pools ...*v1alpha1.VIPPool) (*fake.Clientset, *dy
 	t.Helper()
 	cs := fake.NewClientset()
 	leasetest.WithOptimisticConcurrency(cs)
+	cs.Resources = []*metav1.APIResourceList{{GroupVersion: v1alpha1.GroupVersion.String(),
+		APIResources: []metav1.APIResource{{Name: v1alpha1.Resource.Resource, Kind: v1alpha1.Kind}}}}
 	scheme := runtime.NewScheme() // empty: the fake then keeps VIPPools unstructured
 	var objs []runtime.Object
 	for _, p := range pools {
@@ -54,9 +65,8 @@ func TestRunner_DualStackOnAFakeCluster(t *testing.T) {
 		}
 	}
 	rec := &recorder{}
-	a, err := New(Config{Client: cs, Dynamic: dyn, Namespace: "vipkeeper-system", Identity: "node-a", Recorder: rec,
-		Logger:        slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond})
+	a, err := New(Config{Client: cs, Dynamic: dyn, Recorder: rec,
+		Logger: slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +102,81 @@ func TestRunner_DualStackOnAFakeCluster(t *testing.T) {
 		}
 		return nil
 	})
-	if !a.HasSynced() {
-		t.Error("HasSynced is false after allocating")
+}
+
+// gatedDiscovery serves the VIPPool resource only once installed is set.
+type gatedDiscovery struct {
+	*fakediscovery.FakeDiscovery
+	installed atomic.Bool
+}
+
+func (g *gatedDiscovery) ServerResourcesForGroupVersion(gv string) (*metav1.APIResourceList, error) {
+	if !g.installed.Load() {
+		return nil, apierrors.NewNotFound(schema.GroupResource{}, gv)
 	}
+	return g.FakeDiscovery.ServerResourcesForGroupVersion(gv)
+}
+
+func TestAllocator_PoolsAreOffUntilTheCRDIsInstalledSaidOnce(t *testing.T) {
+	cs, dyn := fakeCluster(t, vpool("p", 0, addrs("198.51.100.0/30")))
+	if _, err := cs.CoreV1().Services("ns").Create(t.Context(), svc("ns", "web", 1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	disc := &gatedDiscovery{FakeDiscovery: cs.Discovery().(*fakediscovery.FakeDiscovery)}
+	var logs syncBuffer
+	reg := prometheus.NewRegistry()
+	a, err := New(Config{Client: cs, Dynamic: dyn, Discovery: disc, Recorder: &recorder{}, Metrics: reg,
+		CRDPoll: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(300 * time.Millisecond) // about 30 discovery polls without the CRD
+	if n := strings.Count(logs.String(), "VIPPool CRD not installed"); n != 1 {
+		t.Errorf("the missing CRD was logged %d times, want once:\n%s", n, logs.String())
+	}
+	if got := testutil.ToFloat64(a.m.enabled); got != 0 {
+		t.Errorf("vipkeeper_pools_enabled = %v without the CRD, want 0", got)
+	}
+	disc.installed.Store(true)
+	eventually(t, "web gets an IP once the CRD is served", func(ctx context.Context) error {
+		s, err := cs.CoreV1().Services("ns").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil || s.Annotations[AnnotationAllocatedIPs] != "198.51.100.1" {
+			return fmt.Errorf("not yet: %v %v", s.Annotations, err)
+		}
+		return nil
+	})
+	if got := testutil.ToFloat64(a.m.enabled); got != 1 {
+		t.Errorf("vipkeeper_pools_enabled = %v with the CRD, want 1", got)
+	}
+	eventually(t, "pool usage metrics", func(context.Context) error {
+		if got := testutil.ToFloat64(a.m.addresses.WithLabelValues("p", "allocated")); got != 1 {
+			return fmt.Errorf("vipkeeper_pool_addresses{pool=p,state=allocated} = %v, want 1", got)
+		}
+		return nil
+	})
+	if got := testutil.ToFloat64(a.m.addresses.WithLabelValues("p", "free")); got != 1 {
+		t.Errorf("vipkeeper_pool_addresses{pool=p,state=free} = %v, want 1", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

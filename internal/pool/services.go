@@ -1,15 +1,14 @@
 package pool
 
 import (
-	"github.com/vipkeeper/vipkeeper/internal/svcapi"
-
-	"cmp"
 	"fmt"
 	"net/netip"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
 type family int
@@ -27,17 +26,6 @@ func familyOf(a netip.Addr) family {
 }
 
 func (f family) String() string { return fmt.Sprintf("IPv%d", int(f)) }
-
-// serves reports whether svc is a LoadBalancer Service of our class (controller.Serves).
-func serves(svc *corev1.Service, class Class) bool {
-	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
-		return false
-	}
-	if svc.Spec.LoadBalancerClass == nil {
-		return class.Default
-	}
-	return *svc.Spec.LoadBalancerClass == cmp.Or(class.Name, DefaultClass)
-}
 
 // policy is how many families a Service wants and how hard.
 type policy struct {
@@ -85,22 +73,15 @@ func hasFamily(fams []family, f family) bool {
 }
 
 // requested returns the IPs svc asks for by annotation or spec.loadBalancerIP, and
-// whether it asks at all (a present source counts even if all its tokens are bad, as
-// for the controller).
+// whether it asks at all (a present source counts even if all its tokens are bad, as for
+// the agents: svcrules.RequestOf).
 func requested(svc *corev1.Service) ([]netip.Addr, bool) {
-	if v := svc.Annotations[AnnotationIPs]; strings.TrimSpace(v) != "" {
-		ips, _ := parseIPs(v)
-		return ips, true
-	}
-	if v := svc.Spec.LoadBalancerIP; strings.TrimSpace(v) != "" {
-		ips, _ := parseIPs(v)
-		return ips, true
-	}
-	return nil, false
+	r := svcrules.RequestOf(svc)
+	return r.IPs, r.Source.ByUser()
 }
 
-// parseIPs is svcapi.ParseIPs: the allocator and the controller read one list alike.
-func parseIPs(s string) ([]netip.Addr, []string) { return svcapi.ParseIPs(s) }
+// parseIPs is svcrules.ParseIPs: the allocator and the agents read one list alike.
+func parseIPs(s string) ([]netip.Addr, []string) { return svcrules.ParseIPs(s) }
 
 // parseFrom parses vipkeeper.io/allocated-pools; malformed pairs are ignored.
 func parseFrom(s string) map[netip.Addr]string {
@@ -116,62 +97,21 @@ func parseFrom(s string) map[netip.Addr]string {
 }
 
 // sharingRefusal says why svc may not use an IP that owners (mutually compatible)
-// already use, or "" if it may: the same non-empty sharing key, the same
-// externalTrafficPolicy, no common (protocol, port), and, when sameNamespace is set (the
-// allocator's own rule), the same namespace. Without sameNamespace it is the controller's
-// rule, which decides who announces.
+// already use, or "" if it may: svcrules.CanShare (the agents' rule, which decides who
+// announces) and, when sameNamespace is set (the allocator's own rule for the IPs it hands
+// out), the same namespace.
 func sharingRefusal(owners []*corev1.Service, svc *corev1.Service, sameNamespace bool) string {
-	for _, o := range owners {
-		ok, key := o.Annotations[AnnotationSharingKey], svc.Annotations[AnnotationSharingKey]
-		switch {
-		case ok == "" || key == "":
-			return fmt.Sprintf("it is used by Service %s and both need the same %s", nameOf(o), AnnotationSharingKey)
-		case ok != key:
-			return fmt.Sprintf("Service %s uses it with sharing key %q", nameOf(o), ok)
-		case sameNamespace && o.Namespace != svc.Namespace:
-			return fmt.Sprintf("Service %s uses it from another namespace", nameOf(o))
-		case trafficPolicy(o) != trafficPolicy(svc):
-			return fmt.Sprintf("Service %s uses it with externalTrafficPolicy %s", nameOf(o), trafficPolicy(o))
-		}
-		if port, clash := clashingPort(o, svc); clash {
-			return fmt.Sprintf("Service %s uses it with port %s too", nameOf(o), port)
+	if sameNamespace {
+		for _, o := range owners {
+			if o != svc && o.Namespace != svc.Namespace {
+				return fmt.Sprintf("Service %s uses it from another namespace", nameOf(o))
+			}
 		}
 	}
-	return ""
+	return svcrules.CanShare(owners, svc).Why
 }
 
-func trafficPolicy(svc *corev1.Service) corev1.ServiceExternalTrafficPolicy {
-	if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
-		return corev1.ServiceExternalTrafficPolicyLocal
-	}
-	return corev1.ServiceExternalTrafficPolicyCluster
-}
+func nameOf(svc *corev1.Service) types.NamespacedName { return svcrules.NameOf(svc) }
 
-func clashingPort(a, b *corev1.Service) (string, bool) {
-	key := func(p corev1.ServicePort) string {
-		return fmt.Sprintf("%s/%d", cmp.Or(p.Protocol, corev1.ProtocolTCP), p.Port)
-	}
-	mine := map[string]bool{}
-	for _, p := range a.Spec.Ports {
-		mine[key(p)] = true
-	}
-	for _, p := range b.Spec.Ports {
-		if mine[key(p)] {
-			return key(p), true
-		}
-	}
-	return "", false
-}
-
-func nameOf(svc *corev1.Service) types.NamespacedName {
-	return types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
-}
-
-// olderFirst orders Services as the controller does: creationTimestamp, then
-// namespace/name. The older of two Services claiming one IP keeps it.
-func olderFirst(a, b *corev1.Service) int {
-	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-		return c
-	}
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-}
+// olderFirst is svcrules.OlderFirst: the older of two Services claiming one IP keeps it.
+func olderFirst(a, b *corev1.Service) int { return svcrules.OlderFirst(a, b) }

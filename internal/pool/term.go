@@ -18,10 +18,6 @@ import (
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
 )
 
-// syncWarnEvery is how often a term that cannot sync its caches says so (the VIPPool
-// CRD may be missing).
-const syncWarnEvery = 30 * time.Second
-
 // term is one leadership term. Its informers start with the term, so a new leader
 // begins from a fresh list and never from a cache that lags its predecessor's writes.
 type term struct {
@@ -85,32 +81,7 @@ func (t *term) serve(ctx context.Context) {
 }
 
 func (t *term) waitSynced(ctx context.Context) bool {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	warn := time.Now().Add(syncWarnEvery)
-	for {
-		if allSynced(t.synced) {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case now := <-tick.C:
-			if now.After(warn) {
-				t.log.Warn("allocator caches not synced yet; is the VIPPool CRD installed?", "crd", v1alpha1.Resource.GroupResource())
-				warn = now.Add(syncWarnEvery)
-			}
-		}
-	}
-}
-
-func allSynced(fs []cache.InformerSynced) bool {
-	for _, f := range fs {
-		if !f() {
-			return false
-		}
-	}
-	return true
+	return cache.WaitForCacheSync(ctx.Done(), t.synced...)
 }
 
 // loop decides at once on the first change after a quiet period, then holds off for
@@ -127,7 +98,6 @@ func (t *term) loop(ctx context.Context) {
 			t.backoff = min(max(2*t.backoff, t.a.cfg.RetryMin), t.a.cfg.RetryMax)
 			retry.Reset(t.backoff)
 		}
-		t.a.synced.Store(true)
 		select {
 		case <-ctx.Done():
 			return
@@ -157,6 +127,7 @@ func (t *term) pass(ctx context.Context) bool {
 	out := Decide(in)
 	ok := t.writeServices(ctx, out.Assignments, byName)
 	ok = t.writePools(ctx, out.Pools) && ok
+	t.a.m.setPools(out.Pools)
 	t.emit(out.Problems)
 	return ok
 }

@@ -5,18 +5,18 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
-	"github.com/vipkeeper/vipkeeper/internal/svcapi"
+	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
-// Annotations read or written by the allocator; the shared ones come from svcapi, which
-// internal/controller reads too.
+// Annotations read or written by the allocator; the shared ones come from svcrules, which
+// the agents read too.
 const (
 	// AnnotationIPs asks for specific VIPs; a Service carrying it gets no allocation.
-	AnnotationIPs = svcapi.AnnotationIPs
+	AnnotationIPs = svcrules.AnnotationIPs
 	// AnnotationAllocatedIPs holds the VIPs the allocator chose, comma-separated.
-	AnnotationAllocatedIPs = svcapi.AnnotationAllocatedIPs
+	AnnotationAllocatedIPs = svcrules.AnnotationAllocatedIPs
 	// AnnotationSharingKey lets Services of one namespace share one allocated VIP.
-	AnnotationSharingKey = svcapi.AnnotationSharingKey
+	AnnotationSharingKey = svcrules.AnnotationSharingKey
 	// AnnotationAllocatedPools records the pool each allocated VIP came from
 	// ("198.51.100.3=pool-a,2001:db8::3=pool-b"), so a pool that shrinks knows which
 	// Services still hold its former addresses.
@@ -25,10 +25,7 @@ const (
 	// addresses of a pool with autoAssign false.
 	AnnotationPool = "vipkeeper.io/pool"
 
-	DefaultClass     = svcapi.DefaultClass
-	DefaultNamespace = "vipkeeper-system"
-	// LeaseName is the Lease electing the one daemon that allocates.
-	LeaseName = "vipkeeper-allocator"
+	DefaultClass = svcrules.DefaultClass
 	// FieldManager names the allocator's writes.
 	FieldManager = "vipkeeper-allocator"
 )
@@ -43,11 +40,8 @@ const (
 	ReasonIPConflict       = "IPConflict"
 )
 
-// Class says which Services the allocator serves.
-type Class struct {
-	Name    string // spec.loadBalancerClass served; DefaultClass when empty
-	Default bool   // also serve LoadBalancer Services with no class
-}
+// Class says which Services the allocator serves (svcrules.Class).
+type Class = svcrules.Class
 
 // Input is everything Decide looks at. Decide never modifies it.
 type Input struct {

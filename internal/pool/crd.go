@@ -1,0 +1,96 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+)
+
+// crdState remembers whether the VIPPool CRD was last seen served, so each change is said
+// once: a missing CRD is one log line and a metric, not an error every few seconds.
+type crdState struct {
+	mu    sync.Mutex
+	known bool
+	on    bool
+}
+
+// set records the new state and reports whether it changed.
+func (s *crdState) set(on bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := !s.known || s.on != on
+	s.known, s.on = true, on
+	return changed
+}
+
+// served asks discovery whether vipkeeper.io/v1alpha1 serves vippools. A group that does
+// not exist answers 404; any other error is reported so the caller keeps its state.
+func (a *Allocator) served() (bool, error) {
+	gv := v1alpha1.GroupVersion.String()
+	list, err := a.cfg.Discovery.ServerResourcesForGroupVersion(gv)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discover %s: %w", gv, err)
+	}
+	for _, r := range list.APIResources {
+		if r.Name == v1alpha1.Resource.Resource {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// observe asks discovery and logs and counts a change; on an error it keeps the state.
+func (a *Allocator) observe() (on, ok bool) {
+	on, err := a.served()
+	if err != nil {
+		a.log.Debug("VIPPool discovery failed; asking again", "err", err)
+		return false, false
+	}
+	if a.crd.set(on) {
+		a.m.poolsEnabled(on)
+		if on {
+			a.log.Info("VIPPool CRD served: address pools are on", "crd", v1alpha1.Resource.GroupResource().String())
+		} else {
+			a.log.Warn("VIPPool CRD not installed: address pools are off until it is (deploy/crds/)",
+				"crd", v1alpha1.Resource.GroupResource().String())
+		}
+	}
+	return on, true
+}
+
+// waitCRD returns true once the CRD is served, false when ctx ends first.
+func (a *Allocator) waitCRD(ctx context.Context) bool {
+	for {
+		if on, ok := a.observe(); ok && on {
+			return true
+		}
+		if !sleep(ctx, a.cfg.CRDPoll) {
+			return false
+		}
+	}
+}
+
+// watchCRD calls stop once the CRD is no longer served.
+func (a *Allocator) watchCRD(ctx context.Context, stop context.CancelFunc) {
+	tick := time.NewTicker(a.cfg.CRDPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if on, ok := a.observe(); ok && !on {
+			stop()
+			return
+		}
+	}
+}
