@@ -180,7 +180,7 @@ func (n *Node) interest(p *peer, t time.Time) (rank int, seq uint64, ok bool) {
 		if _, dead := n.holderDead(v, t); dead {
 			continue
 		}
-		if r := n.effRank(v, t); rank < 0 || r < rank {
+		if r := n.effRankWithout(v, t, p.name); rank < 0 || r < rank {
 			rank = r
 		}
 		seq = max(seq, v.viewSeq)

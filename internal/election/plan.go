@@ -7,12 +7,11 @@ import (
 	"time"
 )
 
-// plan enforces the fence, then lets the presence, every dirty or due peer and every dirty
-// or due VIP start what is due. Withdrawals come out in the same Step as their cause.
+// plan enforces the fence, then lets every dirty or due VIP and peer, and the presence,
+// start what is due. Withdrawals come out first, in the same Step as their cause.
 func (n *Node) plan(t time.Time, out []Action) []Action {
 	n.prunePending(t)
-	out = n.planPresence(t, out)
-	out = n.planSweep(t, out)
+	n.checkFence(t)
 	n.sched.due(t)
 	for len(n.sched.dirtyPeers) > 0 || len(n.sched.dirtyVIPs) > 0 {
 		peers := slices.Sorted(maps.Keys(n.sched.dirtyPeers))
@@ -30,6 +29,8 @@ func (n *Node) plan(t time.Time, out []Action) []Action {
 			}
 		}
 	}
+	out = n.planPresence(t, out)
+	out = n.planSweep(t, out)
 	if n.stopping {
 		out = n.planStop(t, out)
 	}

@@ -90,13 +90,18 @@ func (n *Node) nextPresenceAttempt() (time.Time, bool) {
 	return later(p.lastEmit.Add(n.cfg.RetryPeriod), p.notAfter), true
 }
 
-// planPresence enforces the fence and starts the next presence attempt if one is due.
-func (n *Node) planPresence(t time.Time, out []Action) []Action {
+// checkFence notes that the fence passed, so plan withdraws every VIP.
+func (n *Node) checkFence(t time.Time) {
 	p := &n.self
 	if p.registered && !p.fence.IsZero() && !t.Before(p.fence) && p.downReason == "" {
 		p.downReason = ReasonDeadline
 		n.markMine()
 	}
+}
+
+// planPresence starts the next presence attempt if one is due.
+func (n *Node) planPresence(t time.Time, out []Action) []Action {
+	p := &n.self
 	at, ok := n.nextPresenceAttempt()
 	if !ok || t.Before(at) {
 		return out

@@ -186,10 +186,13 @@ func (n *Node) wantsLead(v *vip, t time.Time) bool {
 
 // effRank is v's rank among the candidates that are live in our view: candidates ranked
 // ahead whose presence has lapsed, or who released the record, do not count.
-func (n *Node) effRank(v *vip, t time.Time) int {
+func (n *Node) effRank(v *vip, t time.Time) int { return n.effRankWithout(v, t, "") }
+
+// effRankWithout is effRank not counting the candidate except (the holder being revoked).
+func (n *Node) effRankWithout(v *vip, t time.Time, except string) int {
 	r := 0
 	for _, c := range v.want.Ahead {
-		if c == v.releaser && v.view.Exists && v.view.Holder == "" {
+		if c == except || (c == v.releaser && v.view.Exists && v.view.Holder == "") {
 			continue
 		}
 		if n.peerLive(c, t) {
