@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/watchlist"
 )
 
 // Interval is how often a Patient call retries: half a second, give or take half of it.
@@ -23,7 +24,12 @@ func Patient(lw cache.ListerWatcherWithContext, transient func(error) bool) cach
 type patient struct {
 	lw        cache.ListerWatcherWithContext
 	transient func(error) bool
+	noStream  bool // the client cannot serve watch-list (client-go's fake): the reflector lists
 }
+
+// IsWatchListSemanticsUnSupported tells the reflector whether to use a plain list instead
+// of a streaming watch-list, as client-go's own informers do for their client.
+func (p patient) IsWatchListSemanticsUnSupported() bool { return p.noStream }
 
 func (p patient) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 	return retry(ctx, p.transient, func() (runtime.Object, error) { return p.lw.ListWithContext(ctx, opts) })
@@ -58,8 +64,10 @@ func (p patient) Watch(opts metav1.ListOptions) (watch.Interface, error) {
 	return p.WatchWithContext(context.Background(), opts)
 }
 
-// New returns a shared informer over lw, made Patient, for objects like example.
-func New(lw cache.ListerWatcherWithContext, transient func(error) bool, example runtime.Object) cache.SharedIndexInformer {
-	return cache.NewSharedIndexInformerWithOptions(patient{lw: lw, transient: transient}, example,
+// New returns a shared informer over lw, made Patient, for objects like example. client is
+// the clientset lw calls: it says whether watch-list is served (client-go's fake does not).
+func New(lw cache.ListerWatcherWithContext, client any, transient func(error) bool, example runtime.Object) cache.SharedIndexInformer {
+	p := patient{lw: lw, transient: transient, noStream: watchlist.DoesClientNotSupportWatchListSemantics(client)}
+	return cache.NewSharedIndexInformerWithOptions(p, example,
 		cache.SharedIndexInformerOptions{Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}})
 }

@@ -67,7 +67,7 @@ func (a *downAPI) WatchWithContext(_ context.Context, o metav1.ListOptions) (wat
 func TestPatient_AnInformerSyncsWithinAnIntervalOfTheAPIComingBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		api := &downAPI{up: time.Now().Add(40 * time.Second)}
-		inf := New(api, transient, &corev1.ConfigMap{})
+		inf := New(api, nil, transient, &corev1.ConfigMap{})
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		go inf.RunWithContext(ctx)

@@ -41,7 +41,7 @@ func NewSource(client kubernetes.Interface, namespace string) *Source {
 			return leases.Watch(ctx, o)
 		},
 	}
-	inf := informer.New(lw, Transient, &coordv1.Lease{})
+	inf := informer.New(lw, client, Transient, &coordv1.Lease{})
 	return &Source{lister: coordlisters.NewLeaseLister(inf.GetIndexer()), inf: inf, ns: namespace}
 }
 
