@@ -90,7 +90,9 @@ func NewWatcher(cfg WatchConfig) (*Watcher, error) {
 		kick: make(chan struct{}, 1), listers: map[schema.GroupVersionResource]cache.GenericLister{},
 		typed: informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithNamespace(cfg.Namespace)),
 		node: informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(
-			func(o *metav1.ListOptions) { o.FieldSelector = fields.OneTermEqualSelector("metadata.name", cfg.NodeName).String() })),
+			func(o *metav1.ListOptions) {
+				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", cfg.NodeName).String()
+			})),
 		dyn: dynamicinformer.NewDynamicSharedInformerFactory(cfg.Dynamic, 0)}
 	w.status = &statusWriter{dyn: cfg.Dynamic, rec: cfg.Recorder, node: cfg.NodeName, log: w.log,
 		written: map[string]string{}, peers: map[string]bool{}}
