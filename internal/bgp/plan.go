@@ -26,15 +26,18 @@ func mapsKeys[V any](m map[string]V) iter.Seq[string] { return maps.Keys(m) }
 // advertisement needs to know of all valid peers.
 func (p *Plan) resolvePeers(in Input) map[string]peerInfo {
 	all := map[string]peerInfo{}
-	for _, bp := range in.Peers {
-		if bp == nil {
-			continue
-		}
+	byAddr := map[netip.Addr]string{}
+	for _, bp := range sortedPeers(in.Peers) {
 		peer, err := toPeer(bp)
 		if err != nil {
 			p.PeerProblems[bp.Name] = err.Error()
 			continue
 		}
+		if other, ok := byAddr[peer.Addr]; ok {
+			p.PeerProblems[bp.Name] = fmt.Sprintf("spec.address %s is already the address of the older BGPPeer %q", peer.Addr, other)
+			continue
+		}
+		byAddr[peer.Addr] = bp.Name
 		local, err := selects(bp.Spec.NodeSelector, in.NodeLabels)
 		if err != nil {
 			p.PeerProblems[bp.Name] = fmt.Sprintf("spec.nodeSelector: %v", err)
@@ -52,6 +55,16 @@ func (p *Plan) resolvePeers(in Input) map[string]peerInfo {
 	}
 	slices.SortFunc(p.Peers, func(a, b Peer) int { return cmp.Compare(a.Name, b.Name) })
 	return all
+}
+
+// sortedPeers returns the peers oldest first (then by name): of two with one address,
+// the older is used.
+func sortedPeers(peers []*v1alpha1.BGPPeer) []*v1alpha1.BGPPeer {
+	out := slices.DeleteFunc(slices.Clone(peers), func(p *v1alpha1.BGPPeer) bool { return p == nil })
+	slices.SortFunc(out, func(a, b *v1alpha1.BGPPeer) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
+	})
+	return out
 }
 
 // withPassword reads the peer's TCP MD5 password. A missing Secret keeps the peer

@@ -184,9 +184,7 @@ func (s *Speaker) pollNotifications(ctx context.Context) {
 		if sess.state == bgp.BGP_FSM_ESTABLISHED {
 			continue
 		}
-		if !sess.refused {
-			sess.reason = "notification exchanged during the open: the router's ASN is not spec.asn, or it does not accept spec.myASN"
-		}
+		sess.reason = "NOTIFICATION exchanged during the OPEN: the router's ASN is not spec.asn, or it does not accept spec.myASN"
 		sess.refused = true
 		s.backoffLocked(sess)
 		refused = append(refused, sess.snapshot())

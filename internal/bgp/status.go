@@ -153,7 +153,7 @@ func (w *statusWriter) applyPeer(ctx context.Context, peer string, e *v1alpha1.B
 	if w.written["peer/"+peer] == fp {
 		return
 	}
-	if err := w.apply(ctx, v1alpha1.BGPPeerResource, "BGPPeer", peer, w.manager(), st); err != nil {
+	if err := w.apply(ctx, v1alpha1.BGPPeerResource, "BGPPeer", peer, w.manager(), &st); err != nil {
 		w.log.Warn("BGPPeer status", "peer", peer, "err", err)
 		return
 	}
@@ -175,7 +175,7 @@ func (w *statusWriter) advertisements(ctx context.Context, ads []*v1alpha1.BGPAd
 		st := v1alpha1.BGPAdvertisementStatus{ObservedGeneration: a.Generation, Conditions: []metav1.Condition{{
 			Type: v1alpha1.ConditionAccepted, Status: c.Status, Reason: c.Reason, Message: c.Message,
 			ObservedGeneration: a.Generation, LastTransitionTime: metav1.Now()}}}
-		if err := w.apply(ctx, v1alpha1.BGPAdvertisementResource, "BGPAdvertisement", a.Name, advManager, st); err != nil {
+		if err := w.apply(ctx, v1alpha1.BGPAdvertisementResource, "BGPAdvertisement", a.Name, advManager, &st); err != nil {
 			w.log.Warn("BGPAdvertisement status", "advertisement", a.Name, "err", err)
 			continue
 		}
@@ -202,6 +202,9 @@ func (w *statusWriter) apply(ctx context.Context, gvr schema.GroupVersionResourc
 	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
 	if err != nil {
 		return err
+	}
+	if kind == "BGPPeer" && st["nodes"] == nil {
+		st = map[string]any{"nodes": []any{}} // not an empty status, which applies as null
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": v1alpha1.GroupVersion.String(),
 		"kind": kind, "metadata": map[string]any{"name": name}, "status": st}}
