@@ -151,7 +151,7 @@ func TestAdmission_MalformedBGPObjectsAreRejectedByTheRealAPIServer(t *testing.T
 		t.Fatal(err)
 	}
 	spec, _, _ := unstructured.NestedMap(got.Object, "spec")
-	if fmt.Sprint(spec["port"], spec["holdTime"], spec["keepaliveTime"]) != "179 3s 1s" {
+	if fmt.Sprintf("%v %v %v", spec["port"], spec["holdTime"], spec["keepaliveTime"]) != "179 3s 1s" {
 		t.Errorf("defaults: port %v hold %v keepalive %v; want 179 3s 1s", spec["port"], spec["holdTime"], spec["keepaliveTime"])
 	}
 	if err := adv("a-good", "{pools: [p], communities: ['65535:65535', no-export], localPref: 200}"); err != nil {
