@@ -28,6 +28,7 @@ type Config struct {
 	LeaseQPS          float64
 	LeaseBurst        int
 	StopTimeout       time.Duration
+	BGP               BGPConfig // bgp.go
 }
 
 // EnvPrefix starts the environment variable of every flag: --lease-duration is
@@ -52,6 +53,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.Float64Var(&c.LeaseQPS, "lease-qps", 500, "ceiling on Lease requests per second from this node (its own rate limiter; a holder of N VIPs renews N / retry-period per second)")
 	fs.IntVar(&c.LeaseBurst, "lease-burst", 1000, "Lease request burst")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 5*time.Second, "on SIGTERM: time to withdraw every VIP and release its Lease")
+	c.BGP.bind(fs)
 }
 
 // ApplyEnv sets every flag not given on the command line from its environment variable.
@@ -93,6 +95,9 @@ func (c Config) Validate() error {
 	add(c.RetryPeriod > 0, "--retry-period %v must be positive", c.RetryPeriod)
 	add(c.LeaseQPS > 0 && c.LeaseBurst > 0, "--lease-qps %v and --lease-burst %d must be positive", c.LeaseQPS, c.LeaseBurst)
 	add(c.StopTimeout > 0, "--stop-timeout %v must be positive", c.StopTimeout)
+	if err := c.BGP.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	_, err := c.level()
 	add(err == nil, "--log-level %q: want debug, info, warn or error", c.LogLevel)
 	add(c.LogFormat == "json" || c.LogFormat == "text", "--log-format %q: want json or text", c.LogFormat)

@@ -64,16 +64,24 @@ func (h *linkHook) fire() {
 func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane *announce.Announcer, onLink *linkHook) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d, err := newDaemon(cfg, log, rc, client, plane, daemon.NewMetrics(reg))
+	rec, stopRec := controller.NewRecorder(ctx, client, cfg.NodeName)
+	defer stopRec()
+	routes, err := newRouting(cfg, log, rc, client, plane, rec, reg, onLink.fire) // nil without --bgp
 	if err != nil {
 		return err
 	}
-	rec, stopRec := controller.NewRecorder(ctx, client, cfg.NodeName)
-	defer stopRec()
+	var dp daemon.Dataplane = plane
+	if routes != nil {
+		dp = routes.Plane()
+	}
+	d, err := newDaemon(cfg, log, rc, client, dp, daemon.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
 	ctrl, err := controller.New(controller.Config{
-		Client: client, Elections: wants{d}, Recorder: rec, NodeName: cfg.NodeName,
+		Client: client, Elections: routes.Elections(wants{d}), Recorder: rec, NodeName: cfg.NodeName,
 		Namespace: cfg.Namespace, Class: controller.Class{Name: cfg.LoadBalancerClass, Default: cfg.DefaultClass},
-		CanCarry: plane.CanCarry, Logger: log,
+		CanCarry: routes.CanCarry(plane.CanCarry), Logger: log,
 	})
 	if err != nil {
 		return err
@@ -85,10 +93,10 @@ func runWith(ctx context.Context, cfg Config, log *slog.Logger, rc *rest.Config,
 	if err != nil {
 		return err
 	}
-	return supervise(ctx, cfg, log, reg, plane, ctrl, d, alloc)
+	return supervise(ctx, cfg, log, reg, plane, routes, ctrl, d, alloc)
 }
 
-func newDaemon(cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane *announce.Announcer, m *daemon.Metrics) (*daemon.Daemon, error) {
+func newDaemon(cfg Config, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane daemon.Dataplane, m *daemon.Metrics) (*daemon.Daemon, error) {
 	lc, err := lease.NewClient(rc, lease.ClientConfig{QPS: float32(cfg.LeaseQPS), Burst: cfg.LeaseBurst, Timeout: cfg.RenewDeadline})
 	if err != nil {
 		return nil, err
@@ -121,10 +129,10 @@ func newAllocator(cfg Config, log *slog.Logger, rc *rest.Config, client kubernet
 // supervise runs every part until ctx ends. The daemon outlives ctx by its stop budget; a
 // part failing early stops the rest the same graceful way.
 func supervise(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry,
-	plane *announce.Announcer, ctrl *controller.Controller, d *daemon.Daemon, alloc *pool.Allocator) error {
+	plane *announce.Announcer, routes *routing, ctrl *controller.Controller, d *daemon.Daemon, alloc *pool.Allocator) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	ready := func() bool { return ctrl.HasSynced() && d.Synced() }
+	ready := func() bool { return ctrl.HasSynced() && d.Synced() && routes.Synced() }
 	health, err := serve(ctx, cfg.HealthAddr, healthMux(ready), log)
 	if err != nil {
 		return err
@@ -133,8 +141,10 @@ func supervise(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 5)
+	errc := make(chan error, 7)
+	parts := 0
 	run := func(name string, f func() error) {
+		parts++
 		go func() {
 			err := f()
 			if err != nil && ctx.Err() == nil {
@@ -146,13 +156,15 @@ func supervise(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 	pctx, stopPlane := context.WithCancel(context.WithoutCancel(ctx)) // announcing outlives the stop budget
 	defer stopPlane()
 	run("data plane", func() error { return plane.Run(pctx) })
+	run("bgp speaker", func() error { return routes.RunSpeaker(pctx) }) // withdraws after the daemon
+	run("bgp config", func() error { return routes.RunWatcher(ctx) })
 	run("controller", func() error { return ctrl.Run(ctx) })
 	run("allocator", func() error { return alloc.Run(ctx) })
 	run("health", health)
 	run("metrics", metrics)
 	derr := d.Run(ctx)
 	stopPlane()
-	for range 5 {
+	for range parts {
 		<-errc
 	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
