@@ -32,7 +32,9 @@ var (
 	ECMPPool   = []string{"198.51.100.224/29", "2001:db8:3::/120"}
 	SinglePool = []string{"198.51.100.232/29", "2001:db8:3::100/120"}
 	// BGPVIP4 and BGPVIP6 return the n-th VIP (1..6) of the ECMP or single pool.
-	BGPVIP4 = func(single bool, n int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(224 + 8*b2i(single) + n)}) }
+	BGPVIP4 = func(single bool, n int) netip.Addr {
+		return netip.AddrFrom4([4]byte{198, 51, 100, byte(224 + 8*b2i(single) + n)})
+	}
 	BGPVIP6 = func(single bool, n int) netip.Addr {
 		return netip.MustParseAddr(fmt.Sprintf("2001:db8:3::%x", 0x100*b2i(single)+n))
 	}

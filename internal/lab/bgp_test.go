@@ -103,9 +103,7 @@ func bgpECMP(t *testing.T, l *Lab) {
 			t.Errorf("router CLI shows no next hop %s (%s):\n%s", n.IPv4(), n.Name(), out)
 		}
 	}
-	if !strings.Contains(out, "64600:100") && l.RouterKind() == RouterBIRD {
-		t.Errorf("BIRD shows no community 64600:100 on the route:\n%s", out)
-	}
+	bgpCommunity(t, l, vip)
 	answered := map[string]bool{}
 	for range 6 {
 		name, err := l.DialVIP(t.Context(), vip)
@@ -115,6 +113,20 @@ func bgpECMP(t *testing.T, l *Lab) {
 		answered[name] = true
 	}
 	t.Logf("ECMP %s: next hops %v, TCP answered by %v", vip, nodeNames(l), answered)
+}
+
+// bgpCommunity checks that the router got the advertisement's community and none of the
+// speaker's internal tags (large communities).
+func bgpCommunity(t *testing.T, l *Lab, vip netip.Addr) {
+	cli := map[string]string{RouterFRR: "show bgp ipv4 unicast " + vip.String() + "/32 json", RouterBIRD: "show route for " + vip.String() + "/32 all"}
+	want := map[string]string{RouterFRR: "64600:100", RouterBIRD: "(64600,100)"}[l.RouterKind()]
+	out, err := l.RouterShow(t.Context(), cli[l.RouterKind()])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, want) || strings.Contains(strings.ToLower(out), "large") {
+		t.Errorf("router shows %s without community %s or with a large community:\n%s", vip, want, out)
+	}
 }
 
 func bgpLocal(t *testing.T, l *Lab) {
