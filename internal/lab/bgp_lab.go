@@ -250,3 +250,47 @@ func (l *Lab) stopBGP() {
 	}
 	l.router.stop()
 }
+
+// bgpSamples are the Services `vipkeeper lab --bgp` adds: dual-stack Cluster ones in ECMP
+// and in single mode, and a Local one in ECMP mode with one endpoint on the first node.
+func (l *Lab) bgpSamples() []ServiceSpec {
+	if l.cfg.BGP == "" {
+		return nil
+	}
+	all := make([]Endpoint, len(l.nodes))
+	for i, n := range l.nodes {
+		all[i] = Endpoint{Node: n.name}
+	}
+	return []ServiceSpec{
+		{Name: "bgp-ecmp", VIPs: []netip.Addr{BGPVIP4(false, 1), BGPVIP6(false, 1)}, Endpoints: all},
+		{Name: "bgp-local", VIPs: []netip.Addr{BGPVIP4(false, 2)}, Local: true, Endpoints: all[:1]},
+		{Name: "bgp-single", VIPs: []netip.Addr{BGPVIP4(true, 1), BGPVIP6(true, 1)}, Endpoints: all},
+	}
+}
+
+// renderRoutes writes, for a BGP lab, the router's next hops of each sample BGP VIP: all
+// of them (last nil, the live table) or the changed ones, timestamped (last non-nil).
+func (l *Lab) renderRoutes(w io.Writer, last map[string]string) {
+	if l.cfg.BGP == "" {
+		return
+	}
+	if last == nil {
+		fmt.Fprintf(w, "\nrouter (%s) next hops, seen from the client LAN:\n", l.cfg.BGP)
+	}
+	for _, s := range l.bgpSamples() {
+		for _, vip := range s.VIPs {
+			hops, err := l.NextHops(vip)
+			line := fmt.Sprintf("%-20s %-10s %v", vip, s.Name, hops)
+			if err != nil {
+				line = fmt.Sprintf("%-20s %-10s %v", vip, s.Name, err)
+			}
+			switch {
+			case last == nil:
+				fmt.Fprintln(w, "  "+line)
+			case last["bgp "+vip.String()] != line:
+				last["bgp "+vip.String()] = line
+				fmt.Fprintf(w, "%s route %s\n", time.Now().Format("15:04:05.000"), line)
+			}
+		}
+	}
+}

@@ -3,6 +3,8 @@ package lab
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -104,6 +106,7 @@ func bgpECMP(t *testing.T, l *Lab) {
 		}
 	}
 	bgpCommunity(t, l, vip)
+	bgpMetrics(t, l.Nodes()[0])
 	answered := map[string]bool{}
 	for range 6 {
 		name, err := l.DialVIP(t.Context(), vip)
@@ -126,6 +129,22 @@ func bgpCommunity(t *testing.T, l *Lab, vip netip.Addr) {
 	}
 	if !strings.Contains(out, want) || strings.Contains(strings.ToLower(out), "large") {
 		t.Errorf("router shows %s without community %s or with a large community:\n%s", vip, want, out)
+	}
+}
+
+// bgpMetrics checks a node's BGP metrics: its IPv4 session up, routes advertised.
+func bgpMetrics(t *testing.T, n *Node) {
+	resp, err := http.Get("http://" + n.DaemonArgs().MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`vipkeeper_bgp_session_up{peer="router-v4"} 1`, `vipkeeper_bgp_session_state{peer="router-v4",state="Established"} 1`,
+		`vipkeeper_bgp_routes_advertised{peer="router-v4"}`, `vipkeeper_bgp_updates_sent_total{peer="router-v4"}`, `vipkeeper_bgp_session_flaps_total{peer="router-v4"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("%s metrics lack %s", n.Name(), want)
+		}
 	}
 }
 
