@@ -113,14 +113,23 @@ func toPeer(bp *v1alpha1.BGPPeer) (Peer, error) {
 }
 
 // Mode returns the advertisement mode of ip (ModeECMP or ModeSingle); false when no
-// accepted advertisement covers ip's pool, and the VIP is announced by ARP/NDP. The mode
-// is the same on every node: node selectors decide who may announce, never the mode.
+// advertisement names ip's pool, and the VIP is announced by ARP/NDP. A pool whose
+// advertisements are all refused keeps their mode and is announced by nobody (its
+// conditions say why). The mode is the same on every node: node selectors decide who
+// may announce, never the mode.
 func (p *Plan) Mode(ip netip.Addr) (string, bool) {
-	ads := p.ads(ip)
-	if len(ads) == 0 {
+	if ads := p.ads(ip); len(ads) > 0 {
+		return ads[0].mode, true
+	}
+	if p == nil {
 		return "", false
 	}
-	return ads[0].mode, true
+	name, ok := p.pools.PoolOf(ip)
+	if !ok {
+		return "", false
+	}
+	mode, ok := p.claimed[name]
+	return mode, ok
 }
 
 func (p *Plan) ads(ip netip.Addr) []*adv {

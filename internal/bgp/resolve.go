@@ -71,6 +71,9 @@ type Plan struct {
 	Accepted     map[string]Condition // every advertisement's Accepted condition, by name
 	pools        pool.Membership
 	byPool       map[string][]*adv // pool -> its accepted advertisements, oldest first
+	// claimed holds the mode of every pool that any advertisement names, accepted or not:
+	// a pool meant for BGP never falls back to ARP/NDP because its advertisement is wrong.
+	claimed map[string]string
 }
 
 // Condition is a status condition without the bookkeeping fields.
@@ -97,7 +100,7 @@ const (
 // that object (a condition), never another.
 func Resolve(in Input) *Plan {
 	p := &Plan{PeerProblems: map[string]string{}, Accepted: map[string]Condition{},
-		pools: pool.NewMembership(in.Pools), byPool: map[string][]*adv{}}
+		pools: pool.NewMembership(in.Pools), byPool: map[string][]*adv{}, claimed: map[string]string{}}
 	all := p.resolvePeers(in)
 	poolNames := map[string]bool{}
 	for _, vp := range in.Pools {
@@ -129,6 +132,11 @@ type peerInfo struct {
 
 func (p *Plan) accept(in Input, a *v1alpha1.BGPAdvertisement, all map[string]peerInfo, pools map[string]bool) {
 	mode := cmp.Or(a.Spec.Mode, v1alpha1.ModeECMP)
+	for _, name := range a.Spec.Pools {
+		if _, ok := p.claimed[name]; !ok {
+			p.claimed[name] = mode
+		}
+	}
 	sel, err := selects(a.Spec.NodeSelector, in.NodeLabels)
 	if err != nil {
 		p.refuse(a.Name, ReasonInvalidSelector, "spec.nodeSelector: %v", err)

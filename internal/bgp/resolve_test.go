@@ -76,6 +76,12 @@ func TestResolve_SingleModeRefusesAHoldTimeThatOutlivesTheFence(t *testing.T) {
 	if c := p.Accepted["ecmp"]; c.Status != metav1.ConditionTrue {
 		t.Errorf("ECMP advertisement with the same peer: %+v, want accepted (no election to outlive)", c)
 	}
+	if mode, ok := p.Mode(netip.MustParseAddr("198.51.100.81")); !ok || mode != v1alpha1.ModeSingle {
+		t.Errorf("pool of the refused advertisement: Mode = %q, %v; want single (never a fallback to ARP)", mode, ok)
+	}
+	if _, ok := p.routeFor(netip.MustParseAddr("198.51.100.81")); ok {
+		t.Error("pool of the refused advertisement has a route")
+	}
 	in.Peers[0].Spec.HoldTime.Duration = 4 * time.Second
 	if c := Resolve(in).Accepted["single"]; c.Status != metav1.ConditionTrue {
 		t.Errorf("single mode with hold 4s = LD - RD - 1s: %+v, want accepted", c)

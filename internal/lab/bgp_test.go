@@ -240,6 +240,26 @@ func (s *hopSampler) last() []string {
 	return s.samples[len(s.samples)-1].hops
 }
 
+// longestDark is the longest run of samples from t on with no next hop, measured from the
+// last sample before it to the first after it (an upper bound, 100 ms resolution).
+func (s *hopSampler) longestDark(from time.Time) time.Duration {
+	out, _, _ := s.since(from)
+	var longest time.Duration
+	for i := 0; i < len(out); i++ {
+		if len(out[i].hops) != 0 {
+			continue
+		}
+		j := i
+		for j < len(out) && len(out[j].hops) == 0 {
+			j++
+		}
+		start, end := out[max(i-1, 0)].at, out[min(j, len(out)-1)].at
+		longest = max(longest, end.Sub(start))
+		i = j
+	}
+	return longest
+}
+
 // firstWithout returns when, from t on, the samples first stopped showing node.
 func (s *hopSampler) firstWithout(from time.Time, node string) (time.Time, bool) {
 	out, _, _ := s.since(from)
@@ -273,7 +293,8 @@ func bgpSingle(t *testing.T, l *Lab) {
 	}
 	successor := waitOther(t, s, holder)
 	got, zero, many := s.since(term)
-	t.Logf("SIGTERM of %s: route moved to %s; %d samples: %d with zero next hops, %d with two or more", holder, successor, len(got), zero, many)
+	t.Logf("SIGTERM of %s: route moved to %s; %d samples: %d with zero next hops (longest dark %v), %d with two or more",
+		holder, successor, len(got), zero, s.longestDark(term).Round(time.Millisecond), many)
 	if many > 0 {
 		t.Errorf("SIGTERM: %d samples with two or more next hops", many)
 	}
@@ -321,8 +342,8 @@ func bgpPowerOff(t *testing.T, l *Lab, s *hopSampler, holder string) {
 	successor := waitOther(t, s, holder)
 	gone, _ := s.firstWithout(off, holder)
 	got, zero, many := s.since(off)
-	t.Logf("power-off of %s: its route gone after %v (hold time 3s), %s announces; %d samples: %d dark, %d with two or more",
-		holder, gone.Sub(off).Round(10*time.Millisecond), successor, len(got), zero, many)
+	t.Logf("power-off of %s: its route gone after %v (hold time 3s), %s announces; %d samples: %d dark (longest %v), %d with two or more",
+		holder, gone.Sub(off).Round(10*time.Millisecond), successor, len(got), zero, s.longestDark(off).Round(time.Millisecond), many)
 	if many > 0 {
 		t.Errorf("power-off: %d samples with two or more next hops", many)
 	}
