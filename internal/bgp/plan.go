@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
@@ -27,7 +28,7 @@ func mapsKeys[V any](m map[string]V) iter.Seq[string] { return maps.Keys(m) }
 func (p *Plan) resolvePeers(in Input) map[string]peerInfo {
 	all := map[string]peerInfo{}
 	byAddr := map[netip.Addr]string{}
-	for _, bp := range sortedPeers(in.Peers) {
+	for _, bp := range oldestFirst(in.Peers) {
 		peer, err := toPeer(bp)
 		if err != nil {
 			p.PeerProblems[bp.Name] = err.Error()
@@ -55,16 +56,6 @@ func (p *Plan) resolvePeers(in Input) map[string]peerInfo {
 	}
 	slices.SortFunc(p.Peers, func(a, b Peer) int { return cmp.Compare(a.Name, b.Name) })
 	return all
-}
-
-// sortedPeers returns the peers oldest first (then by name): of two with one address,
-// the older is used.
-func sortedPeers(peers []*v1alpha1.BGPPeer) []*v1alpha1.BGPPeer {
-	out := slices.DeleteFunc(slices.Clone(peers), func(p *v1alpha1.BGPPeer) bool { return p == nil })
-	slices.SortFunc(out, func(a, b *v1alpha1.BGPPeer) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
-	})
-	return out
 }
 
 // withPassword reads the peer's TCP MD5 password. A missing Secret keeps the peer
@@ -175,4 +166,24 @@ func (p *Plan) familyOf(ip netip.Addr) func(string) bool {
 		}
 		return false
 	}
+}
+
+// key identifies what a plan decides (peers, modes, who sends what where), so a plan
+// recomputed from unchanged objects is recognised as the same.
+func (p *Plan) key() string {
+	if p == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprint(&b, p.Peers, p.claimed)
+	for _, name := range slices.Sorted(maps.Keys(p.byPool)) {
+		for _, a := range p.byPool[name] {
+			lp := int64(-1)
+			if a.localPref != nil {
+				lp = int64(*a.localPref)
+			}
+			fmt.Fprintf(&b, "|%s:%s:%d:%s:%v:%v:%v:%d", name, a.name, a.tag, a.mode, a.selected, a.peers, a.communities, lp)
+		}
+	}
+	return b.String()
 }

@@ -108,18 +108,22 @@ func Resolve(in Input) *Plan {
 			poolNames[vp.Name] = true
 		}
 	}
-	for _, a := range sortedAds(in.Ads) {
+	for _, a := range oldestFirst(in.Ads) {
 		p.accept(in, a, all, poolNames)
 	}
 	return p
 }
 
-// sortedAds returns the advertisements oldest first (then by name): the oldest one of a
-// pool fixes its mode.
-func sortedAds(ads []*v1alpha1.BGPAdvertisement) []*v1alpha1.BGPAdvertisement {
-	out := slices.DeleteFunc(slices.Clone(ads), func(a *v1alpha1.BGPAdvertisement) bool { return a == nil })
-	slices.SortFunc(out, func(a, b *v1alpha1.BGPAdvertisement) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
+// oldestFirst returns the objects oldest first (then by name), without nils: the oldest
+// advertisement of a pool fixes its mode, the oldest peer of an address is the one used.
+func oldestFirst[T any, P interface {
+	*T
+	metav1.Object
+}](in []P) []P {
+	out := slices.DeleteFunc(slices.Clone(in), func(o P) bool { return o == nil })
+	slices.SortFunc(out, func(a, b P) int {
+		ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+		return cmp.Or(ta.Compare(tb.Time), cmp.Compare(a.GetName(), b.GetName()))
 	})
 	return out
 }

@@ -106,3 +106,18 @@ func TestResolve_NodeSelectorsDecideWhoAnnouncesNeverTheMode(t *testing.T) {
 		t.Errorf("selected node: route %+v, %v", r, ok)
 	}
 }
+
+func TestPlan_KeyIsStableForUnchangedInputAndChangesWithIt(t *testing.T) {
+	in := baseInput()
+	lp := int64(200)
+	in.Ads[0].Spec.LocalPref = &lp
+	in.Peers = []*v1alpha1.BGPPeer{peerSpec("v4", "198.51.100.1", 3*time.Second)}
+	if a, b := Resolve(in).key(), Resolve(in).key(); a != b {
+		t.Errorf("two plans of the same input differ:\n%s\n%s", a, b)
+	}
+	before := Resolve(in).key()
+	in.Ads[0].Spec.Communities = []string{"65000:8"}
+	if Resolve(in).key() == before {
+		t.Error("a changed community leaves the plan key unchanged")
+	}
+}

@@ -159,13 +159,16 @@ func (s *Speaker) SetPlan(ctx context.Context, p *Plan) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
+	same := s.plan.key() == p.key()
 	s.plan = p
 	var err error
 	if s.started {
 		err = s.applyLocked(ctx)
 	}
 	s.mu.Unlock()
-	s.changed()
+	if !same {
+		s.changed()
+	}
 	return err
 }
 

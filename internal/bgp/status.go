@@ -149,7 +149,14 @@ func (w *statusWriter) applyPeer(ctx context.Context, peer string, e *v1alpha1.B
 	if e != nil {
 		st.Nodes = append(st.Nodes, *e)
 	}
-	fp := fmt.Sprint(st)
+	// The FSM state of a session that is not up cycles with every connection attempt;
+	// only a change of the condition or of the routes is worth a write.
+	fpst := st
+	if e != nil && e.SessionState != "Established" {
+		fpst.Nodes = []v1alpha1.BGPPeerNodeStatus{*e}
+		fpst.Nodes[0].SessionState = ""
+	}
+	fp := fmt.Sprint(fpst)
 	if w.written["peer/"+peer] == fp {
 		return
 	}
