@@ -48,7 +48,7 @@ func (c BGPConfig) validate() error {
 // advertisement), BGP single mode (the daemon's election, through Add/Remove) or BGP
 // ECMP mode (every candidate announces, no election). nil routing is L2 only.
 type routing struct {
-	l2      *announce.Announcer
+	l2      daemon.Dataplane // the ARP/NDP plane (announce.Announcer)
 	speaker *bgp.Speaker
 	watcher *bgp.Watcher
 	log     *slog.Logger
