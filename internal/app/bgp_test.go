@@ -75,7 +75,7 @@ func TestRouting_EachVIPGoesToThePlaneOfItsPoolsMode(t *testing.T) {
 	if err := r.Plane().Add(t.Context(), announce.Address{IP: ecmp, Until: until}); err == nil {
 		t.Error("Add of an ECMP-mode VIP through the election = nil, want an error")
 	}
-	if got := r.speaker.Announced(); !slices.Equal(got, []netip.Addr{single}) {
+	if got := announced(r, 1); !slices.Equal(got, []netip.Addr{single}) {
 		t.Errorf("BGP announces %v, want only the single-mode VIP %s", got, single)
 	}
 	if !slices.Equal(l2.added, []netip.Addr{plain}) {
@@ -94,7 +94,7 @@ func TestRouting_ECMPVIPsSkipTheElectionAndFollowCandidacy(t *testing.T) {
 	r.Elections(next).Want(map[netip.Addr]controller.Want{
 		e1: {IP: e1, Eligible: true}, e2: {IP: e2, Eligible: false},
 		single: {IP: single, Eligible: true}, plain: {IP: plain, Eligible: true}})
-	if got := r.speaker.Announced(); !slices.Equal(got, []netip.Addr{e1}) {
+	if got := announced(r, 1); !slices.Equal(got, []netip.Addr{e1}) {
 		t.Errorf("ECMP routes %v, want the eligible ECMP VIP %s only", got, e1)
 	}
 	if _, ok := next.got[e1]; ok || len(next.got) != 2 {
@@ -104,6 +104,15 @@ func TestRouting_ECMPVIPsSkipTheElectionAndFollowCandidacy(t *testing.T) {
 	if got := r.speaker.Announced(); len(got) != 0 {
 		t.Errorf("after losing candidacy: ECMP routes %v, want none", got)
 	}
+}
+
+// announced waits (up to 5 s: the speaker may still be starting) for n routes.
+func announced(r *routing, n int) []netip.Addr {
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.speaker.Announced()) != n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return r.speaker.Announced()
 }
 
 func TestRouting_NilRoutingIsL2Only(t *testing.T) {

@@ -213,6 +213,9 @@ func (s *Speaker) setPolicy(ctx context.Context) error {
 // reconcileLocked makes GoBGP originate exactly the routes of the wanted VIPs that the
 // plan lets this node send.
 func (s *Speaker) reconcileLocked() error {
+	if !s.started {
+		return nil // start applies the whole state once GoBGP runs
+	}
 	var errs []error
 	for ip, in := range s.paths {
 		r, ok := s.wantedLocked(ip)
