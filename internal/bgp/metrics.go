@@ -52,6 +52,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 // updatesSent asks GoBGP for the UPDATE messages sent, by neighbour address.
 func (s *Speaker) updatesSent() map[string]uint64 {
 	out := map[string]uint64{}
+	s.mu.Lock()
+	live := s.started && !s.closed // GoBGP answers only while it serves
+	s.mu.Unlock()
+	if !live {
+		return out
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = s.srv.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
