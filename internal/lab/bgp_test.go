@@ -292,6 +292,13 @@ func bgpSingle(t *testing.T, l *Lab) {
 		t.Fatal(err)
 	}
 	successor := waitOther(t, s, holder)
+	var others []string
+	for _, n := range nodeNames(l) {
+		if n != holder {
+			others = append(others, n)
+		}
+	}
+	waitHops(t, l, BGPVIP4(false, 1), others...) // its ECMP route went with it
 	got, zero, many := s.since(term)
 	t.Logf("SIGTERM of %s: route moved to %s; %d samples: %d with zero next hops (longest dark %v), %d with two or more",
 		holder, successor, len(got), zero, s.longestDark(term).Round(time.Millisecond), many)
