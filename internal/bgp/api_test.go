@@ -190,8 +190,9 @@ func (r *eventRecorder) has(substr ...string) bool {
 
 var errNotYet = errors.New("not yet")
 
-func TestWatcher_BadPeersAndAdvertisementsGetConditionsAndEventsWhileTheGoodPeerStaysUp(t *testing.T) {
-	h := newAPIHarness(t)
+// badObjects creates a good peer (with a router), a peer whose router has another ASN,
+// one with a missing Secret, a pool, and an advertisement of a pool that does not exist.
+func (h *apiHarness) badObjects(t *testing.T) {
 	good := startRouter(t, "127.0.0.21", 64512, 64600, "127.0.0.2", "")
 	wrongASN := startRouter(t, "127.0.0.22", 64513, 64600, "127.0.0.2", "")
 	peer := func(name, spec string) {
@@ -211,6 +212,11 @@ func TestWatcher_BadPeersAndAdvertisementsGetConditionsAndEventsWhileTheGoodPeer
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestWatcher_BadPeersAndAdvertisementsGetConditionsAndEventsWhileTheGoodPeerStaysUp(t *testing.T) {
+	h := newAPIHarness(t)
+	h.badObjects(t)
 	sp := startSpeaker(t, &Plan{})
 	rec := &eventRecorder{}
 	w, err := NewWatcher(WatchConfig{Client: h.cs, Dynamic: h.dyn, Namespace: h.ns, NodeName: "w-node",

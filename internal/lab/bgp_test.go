@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -10,16 +9,8 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/dynamic"
-
-	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
 )
 
 // The same BGP test against FRR's bgpd and against BIRD 2: a router between the node LAN
@@ -175,102 +166,6 @@ func bgpIPv6(t *testing.T, l *Lab) {
 	}
 }
 
-// hopSampler reads the router's next hops for one VIP every 100 ms.
-type hopSampler struct {
-	mu      sync.Mutex
-	samples []hopSample
-	stop    func()
-	done    chan struct{}
-}
-
-type hopSample struct {
-	at   time.Time
-	hops []string
-}
-
-func sampleHops(l *Lab, vip netip.Addr) *hopSampler {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &hopSampler{stop: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			hops, err := l.NextHops(vip)
-			if err == nil {
-				s.mu.Lock()
-				s.samples = append(s.samples, hopSample{time.Now(), hops})
-				s.mu.Unlock()
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return s
-}
-
-// since returns the samples taken from t on, and how many had zero or more than one hop.
-func (s *hopSampler) since(from time.Time) (out []hopSample, zero, many int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, x := range s.samples {
-		if x.at.Before(from) {
-			continue
-		}
-		out = append(out, x)
-		switch {
-		case len(x.hops) == 0:
-			zero++
-		case len(x.hops) > 1:
-			many++
-		}
-	}
-	return out, zero, many
-}
-
-func (s *hopSampler) last() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.samples) == 0 {
-		return nil
-	}
-	return s.samples[len(s.samples)-1].hops
-}
-
-// longestDark is the longest run of samples from t on with no next hop, measured from the
-// last sample before it to the first after it (an upper bound, 100 ms resolution).
-func (s *hopSampler) longestDark(from time.Time) time.Duration {
-	out, _, _ := s.since(from)
-	var longest time.Duration
-	for i := 0; i < len(out); i++ {
-		if len(out[i].hops) != 0 {
-			continue
-		}
-		j := i
-		for j < len(out) && len(out[j].hops) == 0 {
-			j++
-		}
-		start, end := out[max(i-1, 0)].at, out[min(j, len(out)-1)].at
-		longest = max(longest, end.Sub(start))
-		i = j
-	}
-	return longest
-}
-
-// firstWithout returns when, from t on, the samples first stopped showing node.
-func (s *hopSampler) firstWithout(from time.Time, node string) (time.Time, bool) {
-	out, _, _ := s.since(from)
-	for _, x := range out {
-		if !slices.Contains(x.hops, node) {
-			return x.at, true
-		}
-	}
-	return time.Time{}, false
-}
-
 func bgpSingle(t *testing.T, l *Lab) {
 	vip := BGPVIP4(true, 1)
 	if err := l.CreateService(t.Context(), ServiceSpec{Name: "bgp-single", VIPs: []netip.Addr{vip}, Endpoints: allNodes(l)}); err != nil {
@@ -367,88 +262,4 @@ func bgpPowerOff(t *testing.T, l *Lab, s *hopSampler, holder string) {
 	if many > 0 || len(s.last()) != 1 {
 		t.Errorf("after the revival: %d samples with two or more next hops, last %v; want 0 and one", many, s.last())
 	}
-}
-
-// peerEntries returns each node's Established condition of a BGPPeer: reason and when.
-func peerEntries(t *testing.T, dyn dynamic.Interface, peer string) map[string]metav1.Condition {
-	t.Helper()
-	u, err := dyn.Resource(v1alpha1.BGPPeerResource).Get(t.Context(), peer, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p v1alpha1.BGPPeer
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]metav1.Condition{}
-	for _, n := range p.Status.Nodes {
-		if len(n.Conditions) > 0 {
-			out[n.Node] = n.Conditions[0]
-		}
-	}
-	return out
-}
-
-func waitPeer(t *testing.T, dyn dynamic.Interface, peer string, ok func(metav1.Condition) bool) {
-	t.Helper()
-	var got map[string]metav1.Condition
-	if !waitUntil(t, bgpLimit, func() bool {
-		got = peerEntries(t, dyn, peer)
-		for _, c := range got {
-			if !ok(c) {
-				return false
-			}
-		}
-		return len(got) == 3
-	}) {
-		t.Fatalf("BGPPeer %s entries: %v", peer, got)
-	}
-}
-
-func bgpBadInput(t *testing.T, l *Lab) {
-	dyn := dynamic.NewForConfigOrDie(l.Env().AdminConfig())
-	waitPeer(t, dyn, "router-v4", func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue }) // the revived node too
-	before := peerEntries(t, dyn, "router-v4")
-	apply := func(kind, objs string) {
-		t.Helper()
-		if err := l.ApplyBGPObjects(t.Context(), dyn, kind, objs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	v6 := fmt.Sprintf("router-v6: {address: '%s', asn: %%d, myASN: %d, holdTime: 3s, keepaliveTime: 1s, passwordSecretRef: {name: %%s}}", RouterIPv6, nodeASN)
-	apply("BGPPeer", fmt.Sprintf(v6, 64999, "router-password"))
-	waitPeer(t, dyn, "router-v6", func(c metav1.Condition) bool { return c.Reason == "PeerRefused" })
-
-	sec := strings.NewReplacer("router-password", "wrong-password")
-	if _, err := l.Admin().CoreV1().Secrets(l.Nodes()[0].DaemonArgs().Namespace).Create(t.Context(),
-		wrongSecret(l.Nodes()[0].DaemonArgs().Namespace), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	apply("BGPPeer", sec.Replace(fmt.Sprintf(v6, routerASN, "router-password")))
-	waitPeer(t, dyn, "router-v6", func(c metav1.Condition) bool { return c.Status == metav1.ConditionFalse && c.Reason != "PeerRefused" })
-	apply("BGPPeer", "nowhere: {address: 198.51.100.250, asn: 64512, myASN: 64600}")
-	waitPeer(t, dyn, "nowhere", func(c metav1.Condition) bool { return c.Status == metav1.ConditionFalse })
-	apply("BGPAdvertisement", "broken: {pools: [no-such-pool]}")
-	if err := l.ApplyBGPObjects(t.Context(), dyn, "BGPPeer", "bad-address: {address: 198.51.100.300, asn: 1, myASN: 2}"); err == nil {
-		t.Error("a BGPPeer with address 198.51.100.300 was admitted")
-	}
-	waitUntil(t, bgpLimit, func() bool {
-		u, err := dyn.Resource(v1alpha1.BGPAdvertisementResource).Get(t.Context(), "broken", metav1.GetOptions{})
-		return err == nil && strings.Contains(fmt.Sprint(u.Object["status"]), "UnknownPool")
-	})
-
-	after := peerEntries(t, dyn, "router-v4")
-	for node, c := range before {
-		if a := after[node]; a.Status != metav1.ConditionTrue || !a.LastTransitionTime.Equal(&c.LastTransitionTime) {
-			t.Errorf("router-v4 session of %s: before %v %v, after %v %v; want established throughout", node, c.Status, c.LastTransitionTime, a.Status, a.LastTransitionTime)
-		}
-	}
-	waitHops(t, l, BGPVIP4(false, 1), nodeNames(l)...)
-	apply("BGPPeer", fmt.Sprintf(v6, routerASN, "router-password"))
-	waitPeer(t, dyn, "router-v6", func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
-}
-
-func wrongSecret(ns string) *corev1.Secret {
-	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "wrong-password", Namespace: ns},
-		StringData: map[string]string{"password": "not-the-router-password"}}
 }
