@@ -37,9 +37,11 @@ test-hack:
 	cd hack/helm && $(GO) vet ./... && $(GO) test -count=1 ./...
 	cd hack/image && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-## lab: the local lab: real control plane, simulated nodes, live VIP view (needs root)
+## lab: the local lab: real control plane, simulated nodes, live VIP view (needs root).
+## BGP mode with a router: make lab LAB_FLAGS='--bgp frr' (or bird; docs/bgp.md)
+LAB_FLAGS ?=
 lab: deps bins build
-	./bin/vipkeeper-lab
+	./bin/vipkeeper-lab $(LAB_FLAGS)
 
 ## bench: chaos scenarios (default and fast timing) and scale runs, report in out/bench (needs root;
 ## takes about half an hour). Pick with BENCH_FLAGS, e.g. BENCH_FLAGS='--only leader-sigkill --timings fast --scale none'

@@ -8,6 +8,8 @@ command -v pgrep >/dev/null 2>&1 || need+=(procps)   # pgrep, sysctl: lab and an
 command -v flock >/dev/null 2>&1 || need+=(util-linux) # hack/build.sh
 command -v keepalived >/dev/null 2>&1 || need+=(keepalived) # the control-plane lab's comparison
 command -v curl >/dev/null 2>&1 || need+=(curl)             # keepalived's kube-apiserver check
+[ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null 2>&1 || need+=(frr) # BGP lab: FRR's bgpd and zebra
+command -v bird >/dev/null 2>&1 && command -v birdc >/dev/null 2>&1 || need+=(bird2) # BGP lab: BIRD 2
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: up to date"
   exit 0

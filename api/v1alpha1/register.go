@@ -18,6 +18,9 @@ var (
 	GroupVersion = schema.GroupVersion{Group: Group, Version: Version}
 	// Resource is the VIPPool resource, for dynamic clients and informers.
 	Resource = GroupVersion.WithResource("vippools")
+	// BGPPeerResource and BGPAdvertisementResource are the BGP resources (docs/bgp.md).
+	BGPPeerResource          = GroupVersion.WithResource("bgppeers")
+	BGPAdvertisementResource = GroupVersion.WithResource("bgpadvertisements")
 	// SchemeBuilder registers the types of this version.
 	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 	// AddToScheme adds VIPPool and VIPPoolList to a scheme.
@@ -25,7 +28,8 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &VIPPool{}, &VIPPoolList{})
+	s.AddKnownTypes(GroupVersion, &VIPPool{}, &VIPPoolList{},
+		&BGPPeer{}, &BGPPeerList{}, &BGPAdvertisement{}, &BGPAdvertisementList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

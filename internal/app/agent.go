@@ -60,17 +60,29 @@ func RunAgentOn(ctx context.Context, cfg AgentConfig, log *slog.Logger, rc *rest
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
-	d, err := newDaemon(cfg, log, rc, client, plane, daemon.NewMetrics(reg))
-	if err != nil {
-		return err
-	}
 	rec, stopRec := controller.NewRecorder(ctx, client, cfg.NodeName)
 	defer stopRec()
 	if ap, ok := plane.(arpChecker); ok {
 		warnARP(ap, rec, cfg.NodeName, log)
 	}
-	ctrl, err := controller.New(controller.Config{Client: client, Elections: wants{d}, Recorder: rec,
-		NodeName: cfg.NodeName, Class: class(cfg.Common), CanCarry: plane.CanCarry, Logger: log})
+	onChange := func() {}
+	if onLink != nil {
+		onChange = onLink.fire
+	}
+	routes, err := newRouting(cfg, log, rc, client, plane, rec, reg, onChange) // nil without --bgp
+	if err != nil {
+		return err
+	}
+	var dp daemon.Dataplane = plane
+	if routes != nil {
+		dp = routes.Plane()
+	}
+	d, err := newDaemon(cfg, log, rc, client, dp, daemon.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+	ctrl, err := controller.New(controller.Config{Client: client, Elections: routes.Elections(wants{d}), Recorder: rec,
+		NodeName: cfg.NodeName, Class: class(cfg.Common), CanCarry: routes.CanCarry(plane.CanCarry), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -79,8 +91,9 @@ func RunAgentOn(ctx context.Context, cfg AgentConfig, log *slog.Logger, rc *rest
 		resync := ctrl.Resync
 		onLink.f.Store(&resync)
 	}
-	return supervise(ctx, cfg.Common, log, reg, func() bool { return ctrl.HasSynced() && d.Synced() },
-		d.Run, part{"data plane", plane.Run, true}, part{"controller", ctrl.Run, false})
+	return supervise(ctx, cfg.Common, log, reg, func() bool { return ctrl.HasSynced() && d.Synced() && routes.Synced() },
+		d.Run, part{"data plane", plane.Run, true}, part{"bgp speaker", routes.RunSpeaker, true}, // withdraws after the daemon
+		part{"bgp config", routes.RunWatcher, false}, part{"controller", ctrl.Run, false})
 }
 
 func newDaemon(cfg AgentConfig, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane daemon.Dataplane, m *daemon.Metrics) (*daemon.Daemon, error) {

@@ -72,6 +72,7 @@ type AgentConfig struct {
 	LeaseQPS    float64
 	LeaseBurst  int
 	StopTimeout time.Duration
+	BGP         BGPConfig // bgp.go
 }
 
 // Bind registers every setting as a flag on fs, with the defaults.
@@ -79,9 +80,10 @@ func (c *AgentConfig) Bind(fs *flag.FlagSet) {
 	c.Common.bind(fs)
 	fs.StringVar(&c.NodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name, the Lease holder identity (default $NODE_NAME)")
 	fs.StringVar(&c.Interface, "interface", "", "interface that carries the VIPs (default: the one whose connected route covers the VIP)")
-	fs.Float64Var(&c.LeaseQPS, "lease-qps", 500, "ceiling on Lease requests per second from this node (its own rate limiter; a holder of N VIPs renews N / retry-period per second)")
+	fs.Float64Var(&c.LeaseQPS, "lease-qps", 500, "ceiling on Lease requests per second from this node (its own rate limiter; in steady state a node writes only its presence, once per retry period)")
 	fs.IntVar(&c.LeaseBurst, "lease-burst", 1000, "Lease request burst")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 5*time.Second, "on SIGTERM: time to withdraw every VIP and release its Lease")
+	c.BGP.bind(fs)
 }
 
 // Validate reports every invalid setting at once.
@@ -91,6 +93,9 @@ func (c AgentConfig) Validate() error {
 		c.Common.validate(add)
 		add(c.LeaseQPS > 0 && c.LeaseBurst > 0, "--lease-qps %v and --lease-burst %d must be positive", c.LeaseQPS, c.LeaseBurst)
 		add(c.StopTimeout > 0, "--stop-timeout %v must be positive", c.StopTimeout)
+		if err := c.BGP.validate(); err != nil {
+			add(false, "%v", err)
+		}
 	})
 }
 

@@ -72,6 +72,7 @@ func TestConfig_ValidateNamesEveryBadSetting(t *testing.T) {
 		{"lease under 2s longer than renew", []string{"--node-name=n", "--lease-duration=11s"}, []string{"at least 2s longer"}},
 		{"renew too close to retry", []string{"--node-name=n", "--retry-period=9s"}, []string{"1.2 x --retry-period"}},
 		{"renew under 2s", []string{"--node-name=n", "--lease-duration=3s", "--renew-deadline=1500ms", "--retry-period=1s"}, []string{"at least 2s"}},
+		{"bgp router id not IPv4", []string{"--node-name=n", "--bgp", "--bgp-router-id=2001:db8::1"}, []string{"--bgp-router-id"}},
 		{"two at once", []string{"--log-level=loud", "--log-format=xml", "--node-name=n"}, []string{"--log-level", "--log-format"}},
 	}
 	for _, tc := range tests {

@@ -33,12 +33,13 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs := flag.NewFlagSet("vipkeeper-lab", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, fmt.Sprintf("simulated nodes (1..%d)", MaxNodes))
-	fs.StringVar(&timing, "timing", "default", "election timing: default (15s/10s/2s) or fast (5s/3s/1s)")
+	fs.StringVar(&timing, "timing", "default", "election timing: default (15s/10s/2s), fast (5s/3s/1s) or bgp (7s/3s/1s)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	fs.StringVar(&o.cfg.DaemonCmd, "daemon-cmd", DefaultDaemonCmd, "command run on each node (text/template over lab.DaemonArgs)")
 	fs.StringVar(&o.cfg.ControllerCmd, "controller-cmd", DefaultControllerCmd, "command of the controller role, run in the host namespace (text/template over lab.DaemonArgs)")
 	fs.StringVar(&o.cfg.DaemonBin, "daemon-bin", "", "{{.Bin}} of both commands (default: $VIPKEEPER_DAEMON_BIN, else bin/vipkeeper)")
 	fs.StringVar(&o.cfg.Manifest, "manifest", "", "deploy/vipkeeper.yaml to apply (default: found upwards from here)")
+	fs.StringVar(&o.cfg.BGP, "bgp", "", "BGP mode: frr or bird runs that router between the nodes and a client LAN, daemons with --bgp (docs/bgp.md)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -93,7 +94,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) int {
 // demo creates the sample Services and shows the live view until ctx ends or o.duration
 // passes, then prints the summary.
 func (l *Lab) demo(ctx context.Context, o options, stdout io.Writer) int {
-	for _, s := range SampleServices(l.nodeNames()) {
+	for _, s := range append(SampleServices(l.nodeNames()), l.bgpSamples()...) {
 		if err := l.CreateService(ctx, s); err != nil {
 			fmt.Fprintln(os.Stderr, "vipkeeper-lab:", err)
 			return 1
@@ -141,6 +142,7 @@ func (l *Lab) live(ctx context.Context, w io.Writer, tty bool) {
 			var b bytes.Buffer
 			b.WriteString(clearScreen)
 			Render(&b, l.Status(now), rows)
+			l.renderRoutes(&b, nil) // BGP labs: the router's next hops
 			_, _ = w.Write(b.Bytes())
 		} else {
 			for _, r := range rows {
@@ -149,6 +151,7 @@ func (l *Lab) live(ctx context.Context, w io.Writer, tty bool) {
 					fmt.Fprintf(w, "%s %s\n", now.Format("15:04:05.000"), line)
 				}
 			}
+			l.renderRoutes(w, last)
 		}
 		select {
 		case <-ctx.Done():

@@ -35,8 +35,10 @@ func ParseTiming(name string) (Timing, error) {
 		return DefaultTiming, nil
 	case FastTiming.Name:
 		return FastTiming, nil
+	case BGPTiming.Name:
+		return BGPTiming, nil
 	}
-	return Timing{}, fmt.Errorf("timing %q: want default or fast", name)
+	return Timing{}, fmt.Errorf("timing %q: want default, fast or bgp", name)
 }
 
 // DefaultDaemonCmd runs the real `vipkeeper agent` on a lab node. The rendered command is
@@ -88,6 +90,9 @@ type Config struct {
 	ProbeInterval time.Duration   // ARP/NDP probe round; default 100ms
 	LeasePoll     time.Duration   // Lease list interval; default 500ms
 	Logger        *slog.Logger    // the lab's own progress; default discards
+	// BGP, when "frr" or "bird", adds a router between the node LAN and a second client
+	// LAN and runs the daemons with --bgp (bgp_lab.go, docs/bgp.md).
+	BGP string
 }
 
 func (c Config) withDefaults() Config {
@@ -124,6 +129,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProbeInterval < 10*time.Millisecond || c.LeasePoll < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("probe interval %v and lease poll %v: want at least 10ms", c.ProbeInterval, c.LeasePoll))
+	}
+	if c.BGP != "" && c.BGP != RouterFRR && c.BGP != RouterBIRD {
+		errs = append(errs, fmt.Errorf("bgp %q: want %s or %s", c.BGP, RouterFRR, RouterBIRD))
 	}
 	for _, tmpl := range []string{c.DaemonCmd, c.ControllerCmd} {
 		if _, err := renderCmd(tmpl, DaemonArgs{Bin: "vipkeeper", Node: "node-1"}); err != nil {

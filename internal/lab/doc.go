@@ -35,6 +35,13 @@
 // namespace. Cutting a node's management link (SetAPILink) partitions it from the API
 // only; pulling its data cable (SetDataLink) cuts it from the client and the other nodes.
 //
+// A BGP lab (Config.BGP "frr" or "bird", bgp_*.go, docs/bgp.md) adds a router netns on
+// br0 (198.51.100.1, 2001:db8:1::1) running FRR's zebra and bgpd or BIRD 2 in its own temp
+// dir, and a second client netns behind it (198.51.100.242/28, 2001:db8:2::2/64) that
+// reaches the BGP VIPs only through the router; every node has those VIPs on lo with ARP
+// off for them and a TCP server on :80 (the kube-proxy stand-in), and routes the client
+// LAN via the router.
+//
 // # Daemons
 //
 // Each node runs Config.DaemonCmd (a text/template over DaemonArgs; default: `vipkeeper

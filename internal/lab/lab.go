@@ -45,6 +45,9 @@ type Lab struct {
 	cancel context.CancelFunc // ends the prober and the lease poller
 	wg     sync.WaitGroup
 
+	router  *router  // BGP labs (bgp_router.go)
+	bgpStop []func() // BGP labs: ends the stand-in servers
+
 	mu       sync.Mutex
 	services map[netip.Addr]string // VIP -> Service name
 	bgErr    error                 // first error of a background loop
@@ -59,7 +62,7 @@ func Start(ctx context.Context, cfg Config) (*Lab, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.withDefaults().withBGP()
 	if err := checkHost(); err != nil {
 		return nil, err
 	}
@@ -134,6 +137,9 @@ func (l *Lab) start(ctx context.Context) error {
 		return err
 	}
 	if err := l.prepareAPI(ctx); err != nil {
+		return err
+	}
+	if err := errors.Join(l.startBGP(ctx), l.applyBGP(ctx, l.nodes[0].args.Namespace)); err != nil {
 		return err
 	}
 	if err := l.startWatchers(); err != nil {
@@ -284,6 +290,7 @@ func (l *Lab) teardown() error {
 	if l.ctrl != nil {
 		l.ctrl.stop()
 	}
+	l.stopBGP()
 	if l.env != nil {
 		l.env.Stop()
 	}
