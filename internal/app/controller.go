@@ -13,8 +13,10 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/vipkeeper/vipkeeper/internal/controller"
+	"github.com/vipkeeper/vipkeeper/internal/gc"
 	"github.com/vipkeeper/vipkeeper/internal/ingress"
 	"github.com/vipkeeper/vipkeeper/internal/leader"
+	"github.com/vipkeeper/vipkeeper/internal/lease"
 	"github.com/vipkeeper/vipkeeper/internal/pool"
 )
 
@@ -72,8 +74,8 @@ func electionConfig(cfg ControllerConfig, client kubernetes.Interface, runnables
 		Runnables: runnables, Metrics: reg, Logger: log.With("component", "controller")}
 }
 
-// clusterWriters is the work that runs only while this replica leads. Lease garbage
-// collection belongs here too when it comes: one more leader.Named.
+// clusterWriters is the work that runs only while this replica leads: allocation, Service
+// status and Lease garbage collection.
 func clusterWriters(cfg ControllerConfig, log *slog.Logger, client kubernetes.Interface, dyn dynamic.Interface,
 	rec record.EventRecorder, reg prometheus.Registerer) ([]leader.Named, error) {
 	alloc, err := pool.New(pool.Config{Client: client, Dynamic: dyn, Class: cfg.LoadBalancerClass,
@@ -86,5 +88,22 @@ func clusterWriters(cfg ControllerConfig, log *slog.Logger, client kubernetes.In
 	if err != nil {
 		return nil, err
 	}
-	return []leader.Named{{Name: "allocator", Runnable: alloc}, {Name: "status", Runnable: status}}, nil
+	collector, err := newCollector(cfg, log, client)
+	if err != nil {
+		return nil, err
+	}
+	return []leader.Named{{Name: "allocator", Runnable: alloc}, {Name: "status", Runnable: status},
+		{Name: "lease gc", Runnable: collector}}, nil
+}
+
+// newCollector is the Lease garbage collector; its writes name this replica as revoker.
+func newCollector(cfg ControllerConfig, log *slog.Logger, client kubernetes.Interface) (*gc.Collector, error) {
+	store, err := lease.New(lease.Config{Client: client.CoordinationV1(), Namespace: cfg.Namespace,
+		Identity: cfg.Identity, Duration: cfg.Timing.LeaseDuration})
+	if err != nil {
+		return nil, err
+	}
+	return gc.New(gc.Config{Client: client, Store: store, Namespace: cfg.Namespace, Class: class(cfg.Common),
+		Timing: gc.Timing{Grace: 2 * cfg.Timing.LeaseDuration, LeaseDuration: cfg.Timing.LeaseDuration},
+		Logger: log.With("component", "lease gc")})
 }
