@@ -29,6 +29,10 @@ var fast = timings[1]
 const slack = 10 * time.Second
 
 func newRealCluster(t *testing.T) (*cluster, *testenv.Env) {
+	return newRealClusterOf(t, []netip.Addr{vip})
+}
+
+func newRealClusterOf(t *testing.T, vips []netip.Addr) (*cluster, *testenv.Env) {
 	if testing.Short() {
 		t.Skip("runs for seconds of real time against kube-apiserver; skipped with -short")
 	}
@@ -50,7 +54,7 @@ func newRealCluster(t *testing.T) (*cluster, *testenv.Env) {
 		return s
 	}
 	watch := func() daemontest.LeaseSource { return lease.NewSource(admin, namespace) }
-	c := buildCluster(t, fast, namespace, admin, store, watch, []netip.Addr{vip}, three)
+	c := buildCluster(t, fast, namespace, admin, store, watch, vips, three)
 	t.Cleanup(c.shutdown)
 	c.startAll(wantsFor(c.vips, three...))
 	return c, env
@@ -177,7 +181,8 @@ func TestIntegration_EtcdFrozenLongerThanLeaseDurationWithdrawsInTimeAndRecovers
 		t.Fatalf("the leader did not withdraw while etcd was frozen: %v\n%s", w, c.hist.Tail(30))
 	}
 	fence, _ := c.hist.Last(and(of(leader.name, daemontest.KindAdd), before(w.At)))
-	issued := fence.Until.Add(-fast.rd) // the issue time of the write that set the fence
+	// The issue time of the write that set the fence: Until is the fence plus the slack.
+	issued := fence.Until.Add(-fast.rd - election.DefaultKernelSlack(fast.ld, fast.rd))
 	t.Logf("leader withdrew %v after its last confirmed write was issued (fence %v, %v late)",
 		w.At.Sub(issued), fast.rd, w.At.Sub(fence.Until))
 	if w.At.Sub(issued) >= fast.ld {
@@ -239,4 +244,110 @@ func TestIntegration_StoppedLeaderReleasesAndASuccessorAnnounces(t *testing.T) {
 	if l := c.lease(vip); holderOf(l) != a.Node {
 		t.Errorf("lease holder %q, want %s", holderOf(l), a.Node)
 	}
+}
+
+// etcd answering slowly (latency on every round trip, not an outage): every Lease write
+// takes longer than a retry period, so a renewal cancelled at its retry period (the old
+// per-attempt timeout) would never land. Renewals run until shortly before the fence they
+// would set and overlap, so the leader keeps the VIP throughout (issue: a slow etcd is not
+// a dead etcd).
+func TestIntegration_SlowEtcdLongerThanTheRetryPeriodPerRequestChangesNothing(t *testing.T) {
+	c, env := newRealCluster(t)
+	leader := c.waitLeader()
+	c.waitRenew(leader)
+	start := time.Now()
+	const perTrip = 1200 * time.Millisecond // added to each etcd round trip; fast RP is 1s
+	env.Proxy().Delay(perTrip / 2)
+	t.Cleanup(func() { env.Proxy().Delay(0) })
+	time.Sleep(4 * fast.rd)
+	env.Proxy().Delay(0)
+	time.Sleep(fast.rp)
+	if evs := c.hist.Events(and(of("", daemontest.KindRemove), after(start))); len(evs) > 0 {
+		t.Errorf("withdrawals while etcd was slow: %v\n%s", evs, c.hist.Tail(30))
+	}
+	if evs := c.hist.Events(and(of("", daemontest.KindAdd), notNode(leader.name), after(start))); len(evs) > 0 {
+		t.Errorf("other announcers: %v", evs)
+	}
+	var slow, landed int
+	var slowest time.Duration
+	for _, e := range c.hist.Events(and(of(leader.name, daemontest.KindWrite), claimed, after(start))) {
+		landed++
+		if d := e.Done.Sub(e.At); d > fast.rp {
+			slow++
+			slowest = max(slowest, d)
+		}
+	}
+	t.Logf("etcd slowed by %v per round trip for %v: %d renewals landed, %d of them took longer than the retry period (slowest %v)",
+		perTrip, 4*fast.rd, landed, slow, slowest)
+	if slow == 0 {
+		t.Errorf("no renewal took longer than the retry period: the latency did not reach the writes")
+	}
+	if got := c.soleHolder(vip); got != leader {
+		t.Errorf("holder %s, want %s", got.name, leader.name)
+	}
+}
+
+// A node holding many VIPs is cut off from the API: it withdraws all of them at its fence,
+// one revocation of its presence frees them all, and the other nodes take every one;
+// no VIP is ever on two nodes (the harness checks at every Add and every 50 ms).
+func TestIntegration_AHolderOfManyVIPsCutOffLosesThemAllAndTheOthersTakeThemAll(t *testing.T) {
+	var vips []netip.Addr
+	for i := range 24 {
+		vips = append(vips, netip.AddrFrom4([4]byte{198, 51, 100, byte(20 + i)}))
+	}
+	c, _ := newRealClusterOf(t, vips)
+	waitFor(t, slack+fast.ld, "every VIP announced", func() bool {
+		for _, ip := range vips {
+			if len(c.holders(ip)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	held := map[string][]netip.Addr{}
+	for _, ip := range vips {
+		h := c.holders(ip)[0]
+		held[h] = append(held[h], ip)
+	}
+	victim := c.node(ranked(vips[0], three)[0])
+	for _, n := range three {
+		if len(held[n]) > len(held[victim.name]) {
+			victim = c.node(n)
+		}
+	}
+	mine := held[victim.name]
+	t.Logf("VIPs per node %v; cutting %s off (%d VIPs)", counts(held), victim.name, len(mine))
+	c.waitRenew(victim)
+	cut := time.Now()
+	victim.store.SetMode(daemontest.Hang)
+	victim.src.Partition(true)
+	took := waitFor(t, fast.ld+fast.rp+slack, "every VIP of the cut node elsewhere", func() bool {
+		for _, ip := range mine {
+			if hs := c.holders(ip); len(hs) != 1 || hs[0] == victim.name {
+				return false
+			}
+		}
+		return true
+	})
+	revokes := c.hist.Events(and(of("", daemontest.KindWrite), op(election.OpRevoke), okEv, after(cut)))
+	t.Logf("all %d VIPs served elsewhere %v after the cut, with %d revocation(s) of %s's presence",
+		len(mine), took, len(revokes), victim.name)
+	if len(revokes) != 1 {
+		t.Errorf("%d successful revocations, want exactly one for all %d VIPs", len(revokes), len(mine))
+	}
+	for _, ip := range mine {
+		w, ok := c.hist.First(and(of(victim.name, daemontest.KindRemove), after(cut), func(e event) bool { return e.VIP == ip }))
+		a, ok2 := c.hist.First(and(of("", daemontest.KindAdd), notNode(victim.name), after(cut), func(e event) bool { return e.VIP == ip }))
+		if !ok || !ok2 || w.Seq > a.Seq {
+			t.Errorf("%s: withdrawal %v must come before the successor's %v", ip, w, a)
+		}
+	}
+}
+
+func counts(m map[string][]netip.Addr) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		out[k] = len(v)
+	}
+	return out
 }

@@ -87,7 +87,11 @@ func (n *Node) nextPresenceAttempt() (time.Time, bool) {
 	if p.fails > 0 && p.notAfter.After(p.lastEmit) {
 		return p.notAfter, true // the retry after a failure, drawn once when it failed
 	}
-	return later(p.lastEmit.Add(n.cfg.RetryPeriod), p.notAfter), true
+	gap := n.cfg.RetryPeriod
+	if p.renews > 0 {
+		gap = max(gap, n.cfg.RenewDeadline/2) // a second only when the first may be lost
+	}
+	return later(p.lastEmit.Add(gap), p.notAfter), true
 }
 
 // checkFence notes that the fence passed, so plan withdraws every VIP.

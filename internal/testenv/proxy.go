@@ -87,7 +87,8 @@ func (p *FaultProxy) Resume() {
 	}
 }
 
-// Delay adds d before each forwarded chunk, in both directions; zero removes the delay.
+// Delay adds d of latency to every chunk, in both directions (so 2d to a request's round
+// trip through the proxy) without limiting throughput; zero removes it.
 func (p *FaultProxy) Delay(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -182,16 +183,28 @@ func (p *FaultProxy) unregister(l *link) {
 	delete(p.links, l)
 }
 
-// pump copies src to dst chunk by chunk until either fails or the link is closed.
+// pump copies src to dst chunk by chunk until either fails or the link is closed. A reader
+// stamps each chunk with the time it is due (now + the delay) and a writer delivers it
+// then, in order, so a delay adds latency to every chunk without limiting throughput:
+// several requests on one connection (gRPC multiplexes etcd's) are slowed, not queued.
 func (p *FaultProxy) pump(l *link, dst, src net.Conn) {
 	defer p.wg.Done()
 	defer p.unregister(l)
 	defer l.close()
+	q := make(chan chunk, 256)
+	p.wg.Add(1)
+	go p.deliver(l, dst, q)
+	defer close(q)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && !p.forward(l, dst, buf[:n]) {
-			return
+		if n > 0 {
+			c := chunk{due: time.Now().Add(p.currentDelay()), b: append([]byte(nil), buf[:n]...)}
+			select {
+			case q <- c:
+			case <-l.ctx.Done():
+				return
+			}
 		}
 		if err != nil {
 			return
@@ -199,9 +212,31 @@ func (p *FaultProxy) pump(l *link, dst, src net.Conn) {
 	}
 }
 
-// forward writes one chunk after the current delay, once the proxy is not frozen.
+type chunk struct {
+	due time.Time
+	b   []byte
+}
+
+func (p *FaultProxy) currentDelay() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.delay
+}
+
+// deliver writes the chunks of q, each at its due time and once the proxy is not frozen.
+func (p *FaultProxy) deliver(l *link, dst net.Conn, q <-chan chunk) {
+	defer p.wg.Done()
+	defer l.close()
+	for c := range q {
+		if !p.waitUntil(l.ctx, c.due) || !p.forward(l, dst, c.b) {
+			return
+		}
+	}
+}
+
+// forward writes one chunk once the proxy is not frozen.
 func (p *FaultProxy) forward(l *link, dst net.Conn, b []byte) bool {
-	if !p.sleep(l.ctx) || !p.acquire(l.ctx) {
+	if !p.acquire(l.ctx) {
 		return false
 	}
 	defer p.release()
@@ -209,10 +244,8 @@ func (p *FaultProxy) forward(l *link, dst net.Conn, b []byte) bool {
 	return err == nil
 }
 
-func (p *FaultProxy) sleep(ctx context.Context) bool {
-	p.mu.Lock()
-	d := p.delay
-	p.mu.Unlock()
+func (p *FaultProxy) waitUntil(ctx context.Context, due time.Time) bool {
+	d := time.Until(due)
 	if d <= 0 {
 		return ctx.Err() == nil
 	}

@@ -132,6 +132,29 @@ func TestFaultProxy_DelayAddsLatencyPerChunk(t *testing.T) {
 	}
 }
 
+// Delay is latency, not a queue: many chunks in flight at once each wait d, not d times
+// their place in line (etcd's requests share one gRPC connection).
+func TestFaultProxy_DelayDoesNotQueueChunksBehindEachOther(t *testing.T) {
+	p := newProxy(t)
+	c := dial(t, p)
+	const d, n = 200 * time.Millisecond, 10
+	p.Delay(d)
+	start := time.Now()
+	for i := range n {
+		if _, err := c.Write([]byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // separate chunks
+	}
+	if got, err := readN(c, n, 30*time.Second); err != nil || len(got) != n {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	// Queued behind each other the echo would take n round trips (4 s); pipelined, about one.
+	if took := time.Since(start); took > n*d {
+		t.Errorf("%d chunks took %v, want them pipelined (well under %v)", n, took, n*d)
+	}
+}
+
 func TestFaultProxy_ResetClosesCurrentConnectionsOnly(t *testing.T) {
 	p := newProxy(t)
 	old := dial(t, p)
