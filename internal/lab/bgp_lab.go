@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
@@ -115,6 +116,9 @@ func serveName(ln net.Listener, name string) {
 func (l *Lab) applyBGP(ctx context.Context, namespace string) error {
 	if l.cfg.BGP == "" {
 		return nil
+	}
+	if err := l.grantBGPSecrets(ctx, namespace); err != nil {
+		return err
 	}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "router-password", Namespace: namespace},
 		StringData: map[string]string{"password": routerPassword}}
@@ -293,4 +297,21 @@ func (l *Lab) renderRoutes(w io.Writer, last map[string]string) {
 			}
 		}
 	}
+}
+
+// grantBGPSecrets lets the agents read the password Secrets of their namespace, as the chart
+// does with bgp.enabled (deploy/ is rendered without it).
+func (l *Lab) grantBGPSecrets(ctx context.Context, namespace string) error {
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "vipkeeper-agent-bgp-secrets", Namespace: namespace},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}}}}
+	bind := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name, Namespace: namespace},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "vipkeeper-agent", Namespace: namespace}}}
+	if _, err := l.admin.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("grant bgp secrets: %w", err)
+	}
+	if _, err := l.admin.RbacV1().RoleBindings(namespace).Create(ctx, bind, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("grant bgp secrets: %w", err)
+	}
+	return nil
 }
