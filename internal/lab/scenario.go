@@ -68,6 +68,11 @@ func Scenarios() []Scenario {
 		etcdFlapping(),
 		apiserverRestart(),
 		etcdFrozen("etcd-frozen-30s-local", 30*time.Second, LocalOne, "0 split-brain, VIP back within 1 s of thaw"),
+		etcdSlow("etcd-slow-1s", time.Second, "0 ms outage, 0 holder changes, 0 split"),
+		etcdSlow("etcd-slow-2s", 2*time.Second, "0 ms outage, 0 holder changes, 0 split (defaults)"),
+		etcdSlow("etcd-slow-4s", 4*time.Second, "0 ms outage, 0 holder changes, 0 split (defaults)"),
+		etcdSlow("etcd-slow-8s", 8*time.Second, "0 split; outage no longer than the part over the bound (docs/design.md)"),
+		coldStart(),
 		leaderPowerOff(),
 		leaderSIGKILL(),
 		leaderSIGTERM(),
@@ -120,6 +125,31 @@ func etcdFrozen(name string, d time.Duration, setup ServiceSetup, target string)
 		Summary: fmt.Sprintf("etcd frozen for %v (every byte between kube-apiserver and etcd held)", d),
 		Steps: func(Timing, int) []Step {
 			return []Step{{Action: freezeEtcd, Then: d, Window: Opens}, {Action: thawEtcd, Window: Closes}}
+		}}
+}
+
+// etcdSlow adds perTrip of latency to every round trip between kube-apiserver and etcd for
+// 60 s (half of it each way), under a Local Service with one endpoint: a busy disk or a
+// defragmentation, not an outage.
+func etcdSlow(name string, perTrip time.Duration, target string) Scenario {
+	return Scenario{Name: name, Setup: LocalOne, Target: fixed(target),
+		Summary: fmt.Sprintf("etcd slowed by %v per round trip for 60 s", perTrip),
+		Steps: func(Timing, int) []Step {
+			return []Step{{Action: delayEtcd(perTrip / 2), Then: time.Minute, Window: Opens}, {Action: undelayEtcd, Window: Closes}}
+		}}
+}
+
+// coldStart kills kube-apiserver, restarts every daemon while it is down, and brings it
+// back 25 s later: "settled" is from kube-apiserver answering again to the VIP's answer.
+func coldStart() Scenario {
+	return Scenario{Name: "cold-start-api-down", Setup: ClusterAll, Target: fixed("VIP answered within 1 s of kube-apiserver answering again"),
+		Summary: "kube-apiserver killed, every daemon restarted while it is down, kube-apiserver back 25 s later",
+		Steps: func(_ Timing, nodes int) []Step {
+			out := []Step{{Action: killAPIServer, Window: Opens}}
+			for i := 1; i <= nodes; i++ {
+				out = append(out, Step{Action: restartNodeBlind(i)})
+			}
+			return append(out, Step{Then: 25 * time.Second}, Step{Action: restartAPIServer, Window: Closes})
 		}}
 }
 

@@ -75,6 +75,30 @@ var (
 	}}
 )
 
+var undelayEtcd = Action{Label: "etcd latency removed", Do: func(r *ScenarioRun) error { r.Lab.DelayEtcd(0); return nil }}
+
+// delayEtcd adds d of latency each way between kube-apiserver and etcd.
+func delayEtcd(d time.Duration) Action {
+	return Action{Label: fmt.Sprintf("etcd latency +%v per round trip", 2*d), Do: func(r *ScenarioRun) error {
+		r.Lab.DelayEtcd(d)
+		return nil
+	}}
+}
+
+// restartNodeBlind stops node i's daemon (SIGTERM) and starts it again without waiting for
+// it to be ready: with the API down it cannot be.
+func restartNodeBlind(i int) Action {
+	return Action{Label: fmt.Sprintf("%s restarted", NodeName(i)), Do: func(r *ScenarioRun) error {
+		ctx, cancel := context.WithTimeout(r.ctx, actionTimeout)
+		defer cancel()
+		n := r.Lab.Node(NodeName(i))
+		if _, err := n.Terminate(ctx); err != nil {
+			return err
+		}
+		return n.Start()
+	}}
+}
+
 // terminateNode sends SIGTERM to node i's daemon and waits until it has exited.
 func terminateNode(i int) Action {
 	return Action{Label: fmt.Sprintf("SIGTERM %s", NodeName(i)), Do: func(r *ScenarioRun) error {
