@@ -95,6 +95,7 @@ func New(cfg Config) (*Controller, error) {
 	}
 	cfg = cfg.withDefaults()
 	f := informers.NewSharedInformerFactory(cfg.Client, 0)
+	patientInformers(f, cfg.Client)
 	c := &Controller{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), factory: f,
 		services: f.Core().V1().Services().Lister(), slices: f.Discovery().V1().EndpointSlices().Lister(),
 		nodes: f.Core().V1().Nodes().Lister(), kick: make(chan struct{}, 1), nodeEmitted: map[Problem]bool{}}

@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/watchlist"
 )
@@ -70,4 +72,14 @@ func New(lw cache.ListerWatcherWithContext, client any, transient func(error) bo
 	p := patient{lw: lw, transient: transient, noStream: watchlist.DoesClientNotSupportWatchListSemantics(client)}
 	return cache.NewSharedIndexInformerWithOptions(p, example,
 		cache.SharedIndexInformerOptions{Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}})
+}
+
+// Register makes f's informer for example's type a Patient one over lw, so that f's typed
+// accessors (f.Core().V1().Services().Informer(), their listers) return it. Call it before
+// anything asks f for that type.
+func Register(f informers.SharedInformerFactory, example runtime.Object, lw cache.ListerWatcherWithContext,
+	client any, transient func(error) bool) {
+	f.InformerFor(example, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer {
+		return New(lw, client, transient, example)
+	})
 }

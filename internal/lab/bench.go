@@ -33,6 +33,7 @@ type benchOptions struct {
 	scaleTiming   Timing
 	scaleSteady   time.Duration
 	scaleInterval time.Duration
+	scalePowerOff bool
 	list          bool
 }
 
@@ -52,6 +53,7 @@ func parseBenchFlags(sub string, args []string, errOut io.Writer) (benchOptions,
 	fs.StringVar(&scale, "scale", defScale, "scale runs: nodes:vips/vips/...,nodes:... (none: skip)")
 	fs.StringVar(&scaleTiming, "scale-timing", "default", "timing preset of the scale runs")
 	fs.DurationVar(&o.scaleSteady, "scale-steady", 30*time.Second, "steady-state window of each scale step")
+	fs.BoolVar(&o.scalePowerOff, "scale-power-off", false, "after each group's last step, power off the node answering the most VIPs and measure the takeover")
 	fs.DurationVar(&o.scaleInterval, "scale-probe-interval", 500*time.Millisecond, "probe round of the scale labs (every VIP each round)")
 	fs.StringVar(&o.base.DaemonCmd, "daemon-cmd", DefaultDaemonCmd, "command run on each node (text/template over lab.DaemonArgs)")
 	fs.StringVar(&o.base.ControllerCmd, "controller-cmd", DefaultControllerCmd, "command of the controller role (text/template over lab.DaemonArgs)")
@@ -206,6 +208,10 @@ func (b *bench) scaleGroup(ctx context.Context, l *Lab, g ScaleGroup) {
 			return
 		}
 		res := sr.Step(ctx, n)
+		if b.o.scalePowerOff && n == g.VIPs[len(g.VIPs)-1] && res.Error == "" {
+			po := sr.PowerOff(ctx)
+			res.PowerOff = &po
+		}
 		b.rep.Scale = append(b.rep.Scale, res)
 		b.write()
 		if res.Error != "" {

@@ -52,6 +52,7 @@ type ScaleResult struct {
 	MaxCPUPercent   float64            `json:"max_cpu_percent"`
 	Process         string             `json:"process"` // comm of node-1's daemon pid
 	Error           string             `json:"error,omitempty"`
+	PowerOff        *PowerOffResult    `json:"power_off,omitempty"` // after the step, with --scale-power-off
 }
 
 // ScaleVIP is the n-th VIP of the scale runs, 2001:db8:1::1:0 + n (IPv6: the data LAN's

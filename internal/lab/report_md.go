@@ -28,6 +28,7 @@ func markdown(rep *Report) string {
 	if len(rep.Scale) > 0 {
 		b.WriteString("\n## Scale\n\n")
 		scaleTable(&b, rep.Scale)
+		powerOffTable(&b, rep.Scale)
 	}
 	plots(&b, rep.Results)
 	return b.String()
@@ -54,6 +55,25 @@ func scaleTable(b *strings.Builder, rows []ScaleResult) {
 			s.Nodes, s.VIPs, s.CreateSeconds, optMs(s.AllAnsweredMs), s.Answered, s.VIPs, s.LeaseWritesPerS,
 			s.LeaseGetsPerS, s.RSSMiB, s.MaxRSSMiB, s.CPUPercent, s.MaxCPUPercent, s.SplitVIPs,
 			s.SteadyDarkVIPs, s.SteadyDarkS, mdCell(s.Error))
+	}
+}
+
+// powerOffTable lists the power-off steps of the scale runs, if any.
+func powerOffTable(b *strings.Builder, rows []ScaleResult) {
+	first := true
+	for _, s := range rows {
+		p := s.PowerOff
+		if p == nil {
+			continue
+		}
+		if first {
+			b.WriteString("\n### Power-off of the node answering the most VIPs\n\n")
+			b.WriteString("| nodes | VIPs | node | its VIPs | all answered elsewhere after power-off ms | answered elsewhere | split-brain VIPs (until 10 s after revival) | error |\n")
+			b.WriteString("|---:|---:|---|---:|---:|---:|---:|---|\n")
+			first = false
+		}
+		fmt.Fprintf(b, "| %d | %d | %s | %d | %s | %d/%d | %d | %s |\n", s.Nodes, s.VIPs, p.Node, p.VIPs,
+			optMs(p.AllElsewhereMs), p.AnsweredElse, p.VIPs, p.SplitVIPs, mdCell(p.Error))
 	}
 }
 
