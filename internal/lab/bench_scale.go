@@ -229,15 +229,34 @@ func (s *ScaleRun) steady(ctx context.Context, res *ScaleResult) error {
 	return nil
 }
 
-// dark counts the VIPs nobody answered at some round in [from, to] and their dark time.
+// dark counts the VIPs nobody answered at some round in [from, to] and their dark time, and
+// logs each dark run (when, how long, who answered before) so a report can say where they
+// came from.
 func (s *ScaleRun) dark(from, to time.Time) (int, float64) {
 	n, total := 0, time.Duration(0)
 	for i := range s.have {
-		if d := Analyze(s.Lab.Timeline().Segments(ScaleVIP(i)), from, to).Dark; d > 0 {
-			n, total = n+1, total+d
+		segs := s.Lab.Timeline().Segments(ScaleVIP(i))
+		d := Analyze(segs, from, to).Dark
+		if d <= 0 {
+			continue
 		}
+		n, total = n+1, total+d
+		s.logDark(ScaleVIP(i), segs, from, to)
 	}
 	return n, total.Seconds()
+}
+
+func (s *ScaleRun) logDark(ip netip.Addr, segs []Segment, from, to time.Time) {
+	prev := ""
+	for _, seg := range segs {
+		if len(seg.Nodes) == 0 && !seg.Last.Before(from) && !seg.Start.After(to) {
+			s.Logger.Info("steady dark run", "vip", ip.String(), "at", seg.Start.Sub(from).Round(time.Millisecond),
+				"rounds", seg.Count, "answered before by", prev)
+		}
+		if len(seg.Nodes) > 0 {
+			prev = strings.Join(seg.Nodes, ",")
+		}
+	}
 }
 
 func (s *ScaleRun) sampleAll() ([]ProcSample, error) {

@@ -53,8 +53,19 @@ func (p *Prober) close() {
 }
 
 // send asks for every VIP from the source of slot.
+// paceBatch requests go out back to back; between batches the prober pauses so that a
+// round's requests span a quarter of the interval. A round of a thousand VIPs sent in one
+// burst brings a thousand replies back within milliseconds, more than the client socket's
+// receive buffer holds: the kernel dropped hundreds of them (/proc/net/raw6), which read as
+// dark VIPs.
+const paceBatch = 64
+
 func (p *Prober) send(slot int, vips []netip.Addr) {
-	for _, vip := range vips {
+	gap := p.cfg.Interval / 4 / time.Duration(len(vips)/paceBatch+1)
+	for i, vip := range vips {
+		if i > 0 && i%paceBatch == 0 {
+			time.Sleep(gap)
+		}
 		var err error
 		if vip.Is4() {
 			err = p.askARP(p.cfg.Sources4[slot], vip)
