@@ -25,11 +25,11 @@ const (
 	// MaxScaleVIPs bounds the scale VIP range (2001:db8:1::1:0 + n).
 	MaxScaleVIPs = 1 << 16
 	// scaleVIPsPerService: the lab's kube-apiserver has a /24 of ClusterIPs, so the scale
-	// runs put ten VIPs on each Service (each VIP still has its own Lease and election).
-	scaleVIPsPerService = 10
+	// runs put 25 VIPs on each Service (5,000 VIPs in 200 Services) (each VIP still has its own Lease and election).
+	scaleVIPsPerService = 25
 )
 
-// ScaleResult is one step of a scale run: the lab holds VIPs VIPs, ten per Service.
+// ScaleResult is one step of a scale run: the lab holds VIPs VIPs, scaleVIPsPerService per Service.
 type ScaleResult struct {
 	Nodes           int     `json:"nodes"`
 	VIPs            int     `json:"vips"`
