@@ -93,7 +93,9 @@ func (h *harness) createPool(name string, spec v1alpha1.VIPPoolSpec) error {
 	}
 	_, err = h.dyn.Resource(v1alpha1.Resource).Create(h.t.Context(), &unstructured.Unstructured{Object: m}, metav1.CreateOptions{})
 	if err == nil {
-		h.t.Cleanup(func() { _ = h.dyn.Resource(v1alpha1.Resource).Delete(context.Background(), name, metav1.DeleteOptions{}) })
+		h.t.Cleanup(func() {
+			_ = h.dyn.Resource(v1alpha1.Resource).Delete(context.Background(), name, metav1.DeleteOptions{})
+		})
 	}
 	return err
 }
