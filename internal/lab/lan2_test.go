@@ -133,23 +133,10 @@ func createVIPPool(t *testing.T, l *Lab, name string, spec map[string]any) {
 	t.Cleanup(func() { _ = dyn.Resource(gvr).Delete(context.Background(), name, metav1.DeleteOptions{}) })
 }
 
-// answeredOnly waits until exactly one node answers vip on tl for stableFor, the Lease
-// names it and it is one of allowed; it returns that node.
+// answeredOnly is agreedHolderOn, and fails t unless the node is one of allowed.
 func answeredOnly(t *testing.T, l *Lab, tl *Timeline, vip netip.Addr, allowed ...string) string {
 	t.Helper()
-	var node string
-	ok := waitUntil(t, settleLimit, func() bool {
-		cur, ok := tl.Current(vip)
-		holder, _ := l.Timeline().Holder(vip)
-		if !ok || len(cur.Nodes) != 1 || cur.Last.Sub(cur.Start) < stableFor || holder != cur.Nodes[0] {
-			return false
-		}
-		node = holder
-		return true
-	})
-	if !ok {
-		t.Fatalf("%s: no single stable answer naming the Lease holder within %v; answers %v", vip, settleLimit, tl.Segments(vip))
-	}
+	node := agreedHolderOn(t, l, tl, vip)
 	if !slices.Contains(allowed, node) {
 		t.Fatalf("%s is announced by %s, want one of %v", vip, node, allowed)
 	}

@@ -99,28 +99,31 @@ func (s *Source) List() []*v1alpha1.VIPPool {
 
 // Run follows the CRD and its pools until ctx ends.
 func (s *Source) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
+	tick := time.NewTicker(s.cfg.Poll)
+	defer tick.Stop()
+	for {
 		on, err := Served(s.cfg.Discovery)
 		switch {
 		case err != nil:
 			s.log.Debug("VIPPool discovery failed; asking again", "err", err)
 		case on:
 			s.note(true)
-			s.serve(ctx)
-			continue
+			s.serve(ctx, tick.C)
 		default:
 			s.note(false)
 			s.set(nil, true)
 		}
-		if !sleep(ctx, s.cfg.Poll) {
-			break
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
 		}
 	}
-	return nil
 }
 
-// serve runs an informer until ctx ends or discovery says the CRD is gone.
-func (s *Source) serve(ctx context.Context) {
+// serve runs an informer until ctx ends or discovery, asked at every tick, says the CRD
+// is gone.
+func (s *Source) serve(ctx context.Context, tick <-chan time.Time) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := dynamicinformer.NewDynamicSharedInformerFactory(s.cfg.Dynamic, 0)
@@ -136,12 +139,17 @@ func (s *Source) serve(ctx context.Context) {
 		return
 	}
 	s.set(inf.Lister(), true)
-	for sleep(ctx, s.cfg.Poll) {
+	defer s.set(nil, true)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
 		if on, err := Served(s.cfg.Discovery); err == nil && !on {
-			break
+			return
 		}
 	}
-	s.set(nil, s.HasSynced())
 }
 
 func (s *Source) set(l cache.GenericLister, synced bool) {
@@ -220,15 +228,4 @@ func List(ctx context.Context, dyn dynamic.Interface) ([]*v1alpha1.VIPPool, erro
 		out = append(out, vp)
 	}
 	return out, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

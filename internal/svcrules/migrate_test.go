@@ -10,54 +10,8 @@ import (
 	st "github.com/vipkeeper/vipkeeper/internal/svcrules/svcrulestest"
 )
 
-// Issue 13 section 2: every annotation a migrated Service may carry gets its VIP, and the
-// first present source wins when several disagree.
-func TestRequestOf_ReadsMetalLBAndKubeVIPAnnotationsBelowOurOwn(t *testing.T) {
-	tests := []struct {
-		name string
-		opts []st.SvcOpt
-		want Source
-		ips  string
-	}{
-		{"metallb.io", []st.SvcOpt{st.Ann(AnnotationMetalLBIPs, "198.51.100.1, 2001:db8::1")}, SourceMetalLB, "198.51.100.1,2001:db8::1"},
-		{"metallb.universe.tf", []st.SvcOpt{st.Ann(AnnotationMetalLBLegacyIPs, "198.51.100.2")}, SourceMetalLBLegacy, "198.51.100.2"},
-		{"kube-vip.io", []st.SvcOpt{st.Ann(AnnotationKubeVIPIPs, "198.51.100.3")}, SourceKubeVIP, "198.51.100.3"},
-		{"ours wins over every other", []st.SvcOpt{st.IPs("198.51.100.9"), st.Ann(AnnotationMetalLBIPs, "198.51.100.1"),
-			st.Ann(AnnotationKubeVIPIPs, "198.51.100.3"), st.LBIP("198.51.100.4")}, SourceAnnotation, "198.51.100.9"},
-		{"metallb.io over metallb.universe.tf", []st.SvcOpt{st.Ann(AnnotationMetalLBLegacyIPs, "198.51.100.2"),
-			st.Ann(AnnotationMetalLBIPs, "198.51.100.1")}, SourceMetalLB, "198.51.100.1"},
-		{"metallb over kube-vip", []st.SvcOpt{st.Ann(AnnotationKubeVIPIPs, "198.51.100.3"),
-			st.Ann(AnnotationMetalLBLegacyIPs, "198.51.100.2")}, SourceMetalLBLegacy, "198.51.100.2"},
-		{"kube-vip over spec.loadBalancerIP and the allocation", []st.SvcOpt{st.Ann(AnnotationKubeVIPIPs, "198.51.100.3"),
-			st.LBIP("198.51.100.4"), st.Allocated("198.51.100.5")}, SourceKubeVIP, "198.51.100.3"},
-		{"a blank foreign annotation is absent", []st.SvcOpt{st.Ann(AnnotationMetalLBIPs, " "), st.LBIP("198.51.100.4")}, SourceLoadBalancerIP, "198.51.100.4"},
-		{"a present foreign annotation with bad tokens still wins", []st.SvcOpt{st.Ann(AnnotationKubeVIPIPs, "nope"), st.LBIP("198.51.100.4")}, SourceKubeVIP, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := RequestOf(st.Svc("web", tc.opts...))
-			var got []string
-			for _, ip := range r.IPs {
-				got = append(got, ip.String())
-			}
-			if r.Source != tc.want || joinComma(got) != tc.ips || !r.Source.ByUser() {
-				t.Errorf("RequestOf = %v %v (by user %v), want %v %s", r.Source, got, r.Source.ByUser(), tc.want, tc.ips)
-			}
-		})
-	}
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += x
-	}
-	return out
-}
-
+// Issue 13 section 2: Services carrying each annotation get their VIP (the precedence
+// is in TestRequestOf_TheFirstPresentSourceWins).
 func TestResolve_AServiceWithAMetalLBAnnotationGetsItsVIPAndOthersKeepTheirs(t *testing.T) {
 	svcs := []*corev1.Service{
 		st.Svc("metallb", st.Ann(AnnotationMetalLBIPs, "198.51.100.1"), st.Age(0)),
