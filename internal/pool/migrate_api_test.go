@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,7 +51,8 @@ func TestAllocator_AMigratedServiceKeepsItsIngressIP(t *testing.T) {
 }
 
 // Issue 13 "Also": kube-apiserver itself refuses a VIPPool whose address is not an address
-// (the CRD's CEL rules), and bad spec.l2 and priority values (its OpenAPI schema). What
+// (the CRD's CEL rules), and bad spec.l2 and priority values (its OpenAPI schema); it
+// serves the short name vpool and the category vipkeeper. What
 // the schema cannot see (a label selector's operator, a path.Match pattern's syntax) makes
 // the pool Invalid at run time instead (svcrules.ParsePool).
 func TestVIPPoolValidation_TheAPIServerRefusesBadPools(t *testing.T) {
@@ -67,6 +69,14 @@ func TestVIPPoolValidation_TheAPIServerRefusesBadPools(t *testing.T) {
 		{"good", v1alpha1.VIPPoolSpec{Addresses: []string{"203.0.113.208/28", "203.0.113.230-203.0.113.240", "2001:db8::7"}, Priority: 10,
 			L2: &v1alpha1.L2Advertisement{Interfaces: []string{"eth1", "enp*s0f[01]"},
 				NodeSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"lan": "b"}}}}}, ""},
+	}
+	res, err := h.cs.Discovery().ServerResourcesForGroupVersion(v1alpha1.GroupVersion.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(res.APIResources, func(r metav1.APIResource) bool { return r.Name == v1alpha1.Resource.Resource })
+	if i < 0 || !slices.Contains(res.APIResources[i].ShortNames, "vpool") || !slices.Contains(res.APIResources[i].Categories, "vipkeeper") {
+		t.Errorf("discovery of %s: %+v; want vippools with short name vpool and category vipkeeper", v1alpha1.GroupVersion, res.APIResources)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
