@@ -119,8 +119,9 @@ func New(cfg Config) (*Controller, error) {
 		c.synced = append(c.synced, inf.HasSynced)
 	}
 	if cfg.Dynamic != nil {
+		// Every node asks discovery: not too often (the CRD rarely comes or goes).
 		ps, err := poolwatch.New(poolwatch.Config{Dynamic: cfg.Dynamic, Discovery: cfg.Client.Discovery(),
-			OnChange: func() { poke(c.kick) }, Logger: c.log})
+			Poll: 10 * time.Second, ServedPoll: time.Minute, OnChange: func() { poke(c.kick) }, Logger: c.log})
 		if err != nil {
 			return nil, err
 		}

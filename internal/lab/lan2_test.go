@@ -100,7 +100,9 @@ func onEveryNode(t *testing.T, l *Lab, set, reset []string) {
 	t.Helper()
 	for _, n := range l.Nodes() {
 		ns := n.Namespace()
-		t.Cleanup(func() { _, _ = run(context.Background(), "ip", append([]string{"netns", "exec", ns, "sysctl", "-qw"}, reset...)...) })
+		t.Cleanup(func() {
+			_, _ = run(context.Background(), "ip", append([]string{"netns", "exec", ns, "sysctl", "-qw"}, reset...)...)
+		})
 		if _, err := run(t.Context(), "ip", append([]string{"netns", "exec", ns, "sysctl", "-qw"}, set...)...); err != nil {
 			t.Fatal(err)
 		}

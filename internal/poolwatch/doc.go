@@ -4,6 +4,7 @@
 //
 // Invariant: a missing CRD reads as "no pools", never as a cache that does not sync, so
 // a cluster without vippools.vipkeeper.io still serves every VIP (as in no pool: every
-// node, the agent's --interface). Source asks discovery every Poll whether the CRD is
-// served, runs an informer while it is, and says each change once in the log.
+// node, the agent's --interface). Source asks discovery every Poll (every ServedPoll once
+// it is served) whether the CRD is served, runs an informer while it is, and says each
+// change once in the log.
 package poolwatch

@@ -25,8 +25,9 @@ import (
 type Config struct {
 	Dynamic   dynamic.Interface
 	Discovery discovery.DiscoveryInterface
-	// Poll is how often discovery is asked whether the CRD is served (5 s).
-	Poll time.Duration
+	// Poll is how often discovery is asked whether the CRD is served while it is not
+	// (5 s), ServedPoll while it is (Poll).
+	Poll, ServedPoll time.Duration
 	// OnChange, if set, is called after the pools may have changed; it must not block.
 	OnChange func()
 	Logger   *slog.Logger
@@ -37,8 +38,8 @@ func (c Config) Validate() error {
 	if c.Dynamic == nil || c.Discovery == nil {
 		return errors.New("poolwatch config: Dynamic and Discovery are required")
 	}
-	if c.Poll < 0 {
-		return errors.New("poolwatch config: Poll must not be negative")
+	if c.Poll < 0 || c.ServedPoll < 0 {
+		return errors.New("poolwatch config: Poll and ServedPoll must not be negative")
 	}
 	return nil
 }
@@ -61,6 +62,9 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.Poll == 0 {
 		cfg.Poll = 5 * time.Second
+	}
+	if cfg.ServedPoll == 0 {
+		cfg.ServedPoll = cfg.Poll
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -108,7 +112,7 @@ func (s *Source) Run(ctx context.Context) error {
 			s.log.Debug("VIPPool discovery failed; asking again", "err", err)
 		case on:
 			s.note(true)
-			s.serve(ctx, tick.C)
+			s.serve(ctx)
 		default:
 			s.note(false)
 			s.set(nil, true)
@@ -121,9 +125,9 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 }
 
-// serve runs an informer until ctx ends or discovery, asked at every tick, says the CRD
-// is gone.
-func (s *Source) serve(ctx context.Context, tick <-chan time.Time) {
+// serve runs an informer until ctx ends or discovery, asked every ServedPoll, says the
+// CRD is gone.
+func (s *Source) serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := dynamicinformer.NewDynamicSharedInformerFactory(s.cfg.Dynamic, 0)
@@ -140,11 +144,13 @@ func (s *Source) serve(ctx context.Context, tick <-chan time.Time) {
 	}
 	s.set(inf.Lister(), true)
 	defer s.set(nil, true)
+	tick := time.NewTicker(s.cfg.ServedPoll)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick:
+		case <-tick.C:
 		}
 		if on, err := Served(s.cfg.Discovery); err == nil && !on {
 			return
