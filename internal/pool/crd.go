@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
 	"github.com/vipkeeper/vipkeeper/internal/poolwatch"
@@ -62,17 +61,7 @@ func (a *Allocator) waitCRD(ctx context.Context) bool {
 
 // watchCRD calls stop once the CRD is no longer served.
 func (a *Allocator) watchCRD(ctx context.Context, stop context.CancelFunc) {
-	tick := time.NewTicker(a.cfg.CRDPoll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if on, ok := a.observe(); ok && !on {
-			stop()
-			return
-		}
+	if poolwatch.UntilGone(ctx, a.cfg.CRDPoll, a.observe) {
+		stop()
 	}
 }

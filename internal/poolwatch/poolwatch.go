@@ -144,16 +144,25 @@ func (s *Source) serve(ctx context.Context) {
 	}
 	s.set(inf.Lister(), true)
 	defer s.set(nil, true)
-	tick := time.NewTicker(s.cfg.ServedPoll)
+	UntilGone(ctx, s.cfg.ServedPoll, func() (bool, bool) {
+		on, err := Served(s.cfg.Discovery)
+		return on, err == nil
+	})
+}
+
+// UntilGone asks served every interval until it answers (with ok) that the CRD is not
+// served, and then reports true; false when ctx ends first.
+func UntilGone(ctx context.Context, every time.Duration, served func() (on, ok bool)) bool {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-tick.C:
 		}
-		if on, err := Served(s.cfg.Discovery); err == nil && !on {
-			return
+		if on, ok := served(); ok && !on {
+			return true
 		}
 	}
 }
