@@ -9,11 +9,13 @@ import (
 	"os"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vipkeeper/vipkeeper/internal/app"
 	"github.com/vipkeeper/vipkeeper/internal/inspect"
+	"github.com/vipkeeper/vipkeeper/internal/poolwatch"
 	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
@@ -21,6 +23,7 @@ import (
 type statusOptions struct {
 	kubeconfig, context, namespace, output string
 	class                                  svcrules.Class
+	ignoreExcludeLB                        bool
 	timeout                                time.Duration
 }
 
@@ -31,6 +34,7 @@ func (o *statusOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.output, "o", "", "output: wide or json (default: a table)")
 	fs.StringVar(&o.class.Name, "load-balancer-class", svcrules.DefaultClass, "spec.loadBalancerClass the agents serve")
 	fs.BoolVar(&o.class.Default, "default-class", false, "the agents also serve LoadBalancer Services without a class")
+	fs.BoolVar(&o.ignoreExcludeLB, "ignore-exclude-lb", false, "the agents run with --ignore-exclude-lb")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on the API after this long")
 }
 
@@ -83,6 +87,13 @@ func (o statusOptions) status(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in.Class = o.class
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	if in.Pools, err = poolwatch.List(ctx, dyn); err != nil {
+		return err
+	}
+	in.Class, in.IgnoreExcludeLB = o.class, o.ignoreExcludeLB
 	return inspect.Print(stdout, inspect.Build(in), o.output, time.Now())
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -25,7 +26,9 @@ type Plane interface {
 	daemon.Dataplane
 	Set(ctx context.Context, desired []announce.Address) error
 	Run(ctx context.Context) error
-	CanCarry(ip netip.Addr) error
+	// CanCarryOn answers for a VIP that may go on the interfaces allowed (a pool's
+	// spec.l2.interfaces; nil: --interface).
+	CanCarryOn(ip netip.Addr, allowed []string) error
 }
 
 // RunAgent runs `vipkeeper agent`: the elections and the data plane of one node, until ctx
@@ -60,6 +63,10 @@ func RunAgentOn(ctx context.Context, cfg AgentConfig, log *slog.Logger, rc *rest
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("dynamic client: %w", err)
+	}
 	rec, stopRec := controller.NewRecorder(ctx, client, cfg.NodeName)
 	defer stopRec()
 	if ap, ok := plane.(arpChecker); ok {
@@ -81,8 +88,9 @@ func RunAgentOn(ctx context.Context, cfg AgentConfig, log *slog.Logger, rc *rest
 	if err != nil {
 		return err
 	}
-	ctrl, err := controller.New(controller.Config{Client: client, Elections: routes.Elections(wants{d}), Recorder: rec,
-		NodeName: cfg.NodeName, Class: class(cfg.Common), CanCarry: routes.CanCarry(plane.CanCarry), Logger: log})
+	ctrl, err := controller.New(controller.Config{Client: client, Dynamic: dyn, Elections: routes.Elections(wants{d}), Recorder: rec,
+		NodeName: cfg.NodeName, Class: class(cfg.Common), IgnoreExcludeLB: cfg.IgnoreExcludeLB,
+		CanCarry: routes.CanCarry(plane.CanCarryOn), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -156,7 +164,8 @@ type wants struct{ d *daemon.Daemon }
 func (w wants) Want(in map[netip.Addr]controller.Want) {
 	out := make(map[netip.Addr]daemon.Want, len(in))
 	for ip, cw := range in {
-		out[ip] = daemon.Want{Wanted: true, Eligible: cw.Eligible, Rank: cw.Rank, Ahead: cw.Ahead, Services: cw.Services}
+		out[ip] = daemon.Want{Wanted: true, Eligible: cw.Eligible, Rank: cw.Rank, Ahead: cw.Ahead, Services: cw.Services,
+			Interfaces: cw.Interfaces}
 	}
 	w.d.SetWants(out)
 }

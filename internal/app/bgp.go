@@ -144,15 +144,15 @@ func (p plane) Set(ctx context.Context, desired []announce.Address) error {
 }
 
 // CanCarry asks the plane of the VIP's mode.
-func (r *routing) CanCarry(l2 func(netip.Addr) error) func(netip.Addr) error {
+func (r *routing) CanCarry(l2 func(netip.Addr, []string) error) func(netip.Addr, []string) error {
 	if r == nil {
 		return l2
 	}
-	return func(ip netip.Addr) error {
+	return func(ip netip.Addr, interfaces []string) error {
 		if _, ok := r.speaker.Mode(ip); ok {
 			return r.speaker.CanCarry(ip)
 		}
-		return l2(ip)
+		return l2(ip, interfaces)
 	}
 }
 

@@ -43,6 +43,7 @@ type Common struct {
 	HealthAddr        string
 	LoadBalancerClass string
 	DefaultClass      bool
+	IgnoreExcludeLB   bool
 	Log               LogConfig
 }
 
@@ -54,6 +55,7 @@ func (c *Common) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.HealthAddr, "health-addr", ":9473", "/livez and /readyz listen address (empty: off)")
 	fs.StringVar(&c.LoadBalancerClass, "load-balancer-class", "vipkeeper.io/lb", "spec.loadBalancerClass served")
 	fs.BoolVar(&c.DefaultClass, "default-class", false, "also serve LoadBalancer Services without a class")
+	fs.BoolVar(&c.IgnoreExcludeLB, "ignore-exclude-lb", false, "nodes labelled node.kubernetes.io/exclude-from-external-load-balancers may announce VIPs too (control-plane-only clusters)")
 	c.Log.Bind(fs)
 }
 

@@ -83,8 +83,8 @@ func clusterWriters(cfg ControllerConfig, log *slog.Logger, client kubernetes.In
 	if err != nil {
 		return nil, err
 	}
-	status, err := ingress.New(ingress.Config{Client: client, Recorder: rec, Class: class(cfg.Common),
-		Logger: log.With("component", "status")})
+	status, err := ingress.New(ingress.Config{Client: client, Dynamic: dyn, Recorder: rec, Class: class(cfg.Common),
+		IgnoreExcludeLB: cfg.IgnoreExcludeLB, Logger: log.With("component", "status")})
 	if err != nil {
 		return nil, err
 	}

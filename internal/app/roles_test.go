@@ -255,10 +255,10 @@ func eventually(t *testing.T, what string, f func() error) {
 	}
 }
 
-// fakePlane is the in-memory data plane with the real one's CanCarry (any IP).
+// fakePlane is the in-memory data plane that can carry any IP.
 type fakePlane struct{ *announcetest.Fake }
 
-func (fakePlane) CanCarry(netip.Addr) error { return nil }
+func (fakePlane) CanCarryOn(netip.Addr, []string) error { return nil }
 
 type syncLog struct {
 	mu sync.Mutex

@@ -13,11 +13,11 @@ import (
 
 // nodeWant is this node's Want for one resolved VIP.
 func nodeWant(in Input, v svcrules.VIP) (Want, []Problem) {
-	w := Want{IP: v.IP, Services: v.Services}
+	w := Want{IP: v.IP, Services: v.Services, Interfaces: v.Interfaces}
 	if !slices.Contains(v.Candidates, in.NodeName) {
 		return w, nil
 	}
-	if err := carry(in.CanCarry, v.IP); err != nil {
+	if err := carry(in.CanCarry, v.IP, v.Interfaces); err != nil {
 		return w, cannotCarry(in.NodeName, v, err)
 	}
 	w.Eligible, w.Ahead = true, Ahead(in.NodeName, v.IP, v.Candidates)
@@ -25,7 +25,7 @@ func nodeWant(in Input, v svcrules.VIP) (Want, []Problem) {
 	return w, nil
 }
 
-func carry(canCarry func(netip.Addr) error, ip netip.Addr) (err error) {
+func carry(canCarry func(netip.Addr, []string) error, ip netip.Addr, interfaces []string) (err error) {
 	if canCarry == nil {
 		return nil
 	}
@@ -34,7 +34,7 @@ func carry(canCarry func(netip.Addr) error, ip netip.Addr) (err error) {
 			err = fmt.Errorf("CanCarry(%s) panicked: %v", ip, r)
 		}
 	}()
-	return canCarry(ip)
+	return canCarry(ip, interfaces)
 }
 
 func cannotCarry(self string, v svcrules.VIP, err error) []Problem {

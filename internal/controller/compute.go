@@ -8,6 +8,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
 	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
@@ -16,20 +17,24 @@ type Input struct {
 	Services       []*corev1.Service
 	EndpointSlices []*discoveryv1.EndpointSlice
 	Nodes          []*corev1.Node
+	Pools          []*v1alpha1.VIPPool
 	NodeName       string // this node
 	Class          Class
-	// CanCarry says whether this node's interface can carry the IP (its family); nil
-	// means any IP. An error refuses only this node's eligibility for the VIP.
-	CanCarry func(netip.Addr) error
+	// IgnoreExcludeLB counts nodes labelled exclude-from-external-load-balancers too.
+	IgnoreExcludeLB bool
+	// CanCarry says whether this node can carry the IP on one of interfaces (the VIP's
+	// pool's spec.l2.interfaces, nil for its --interface); nil means any IP. An error
+	// refuses only this node's eligibility for the VIP.
+	CanCarry func(ip netip.Addr, interfaces []string) error
 }
 
 // Compute decides, from listed objects only, which VIPs are wanted, by which Services,
 // and whether and at which rank this node is a candidate for each. The cluster-wide part is
 // svcrules.Resolve, the same that the controller role and `vipkeeper status` use; Compute
-// adds only what is this node's own: its interface (CanCarry) and its rank.
+// adds only what is this node's own: its interfaces (CanCarry) and its rank.
 func Compute(in Input) (map[netip.Addr]Want, []Problem) {
 	vips, problems := svcrules.Resolve(svcrules.Input{Services: in.Services, EndpointSlices: in.EndpointSlices,
-		Nodes: in.Nodes, Class: in.Class, Self: in.NodeName})
+		Nodes: in.Nodes, Pools: in.Pools, Class: in.Class, Self: in.NodeName, IgnoreExcludeLB: in.IgnoreExcludeLB})
 	wants := make(map[netip.Addr]Want, len(vips))
 	for ip, v := range vips {
 		w, p := nodeWant(in, v)

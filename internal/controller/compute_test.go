@@ -19,7 +19,7 @@ type computeCase struct {
 	slices   []*discoveryv1.EndpointSlice
 	nodes    []*corev1.Node
 	class    Class
-	canCarry func(netip.Addr) error
+	canCarry func(netip.Addr, []string) error
 	want     map[netip.Addr]Want
 	problems []Problem
 }
@@ -235,7 +235,7 @@ func TestCompute_Class(t *testing.T) {
 }
 
 func TestCompute_CanCarryRefusesOnlyThisNodesEligibility(t *testing.T) {
-	noV6 := func(a netip.Addr) error {
+	noV6 := func(a netip.Addr, _ []string) error {
 		if a.Is6() {
 			return errors.New("no IPv6 on eth0")
 		}
@@ -252,7 +252,7 @@ func TestCompute_CanCarryRefusesOnlyThisNodesEligibility(t *testing.T) {
 
 func TestCompute_APanickingCanCarryOnlyRefusesEligibility(t *testing.T) {
 	got, problems := Compute(Input{Services: []*corev1.Service{svc("web", ips("198.51.100.7"))}, NodeName: "a",
-		CanCarry: func(netip.Addr) error { panic("boom") }})
+		CanCarry: func(netip.Addr, []string) error { panic("boom") }})
 	if w := got[ip("198.51.100.7")]; w.Eligible || len(w.Services) != 1 {
 		t.Errorf("want the VIP wanted and this node not eligible, got %+v", w)
 	}

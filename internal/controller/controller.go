@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -22,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/vipkeeper/vipkeeper/internal/poolwatch"
 	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
@@ -32,7 +35,13 @@ type Config struct {
 	Recorder  record.EventRecorder // see NewRecorder; this node's own Events
 	NodeName  string
 	Class     Class
-	CanCarry  func(netip.Addr) error // nil: this node can carry any IP
+	// CanCarry says whether this node can put ip on one of interfaces (a pool's
+	// spec.l2.interfaces; nil: its --interface); nil: this node can carry any IP.
+	CanCarry func(ip netip.Addr, interfaces []string) error
+	// Dynamic reads the VIPPools (poolwatch); nil: no pools.
+	Dynamic dynamic.Interface
+	// IgnoreExcludeLB counts nodes labelled exclude-from-external-load-balancers too.
+	IgnoreExcludeLB bool
 	// Debounce is the longest a change waits so that a burst is computed once (20 ms).
 	Debounce time.Duration
 	Logger   *slog.Logger
@@ -76,6 +85,7 @@ type Controller struct {
 	services corelisters.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
 	nodes    corelisters.NodeLister
+	pools    *poolwatch.Source // nil without Config.Dynamic
 	synced   []cache.InformerSynced
 	kick     chan struct{} // cap 1: something changed
 	started  atomic.Bool
@@ -109,6 +119,16 @@ func New(cfg Config) (*Controller, error) {
 		}
 		c.synced = append(c.synced, inf.HasSynced)
 	}
+	if cfg.Dynamic != nil {
+		// Every node asks discovery: not too often (the CRD rarely comes or goes).
+		ps, err := poolwatch.New(poolwatch.Config{Dynamic: cfg.Dynamic, Discovery: cfg.Client.Discovery(),
+			Poll: 10 * time.Second, ServedPoll: time.Minute, OnChange: func() { poke(c.kick) }, Logger: c.log})
+		if err != nil {
+			return nil, err
+		}
+		c.pools = ps
+		c.synced = append(c.synced, ps.HasSynced)
+	}
 	return c, nil
 }
 
@@ -126,6 +146,13 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.factory.Start(ctx.Done())
 	defer c.factory.Shutdown()
+	if c.pools != nil {
+		var wg sync.WaitGroup
+		ctx2, cancel := context.WithCancel(ctx)
+		defer wg.Wait()
+		defer cancel()
+		wg.Go(func() { _ = c.pools.Run(ctx2) })
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("controller: wait for informer caches: %w", ctx.Err())
 	}
@@ -168,7 +195,10 @@ func (c *Controller) recompute() {
 }
 
 func (c *Controller) input() Input {
-	in := Input{NodeName: c.cfg.NodeName, Class: c.cfg.Class, CanCarry: c.cfg.CanCarry}
+	in := Input{NodeName: c.cfg.NodeName, Class: c.cfg.Class, CanCarry: c.cfg.CanCarry, IgnoreExcludeLB: c.cfg.IgnoreExcludeLB}
+	if c.pools != nil {
+		in.Pools = c.pools.List()
+	}
 	var errs [3]error // listers fail only on bad selectors; log and compute with what we have
 	in.Services, errs[0] = c.services.List(labels.Everything())
 	in.EndpointSlices, errs[1] = c.slices.List(labels.Everything())
@@ -206,17 +236,16 @@ func (c *Controller) sliceChanged(_, cur any) bool {
 	return err == nil && c.cfg.Class.Serves(svc) && svcrules.TrafficPolicy(svc) == corev1.ServiceExternalTrafficPolicyLocal
 }
 
-// nodeChanged: only the exclude label and the addresses matter (never conditions: Ready
-// flips in bulk when a control plane recovers, gardener#3947, metallb#615).
+// nodeChanged: only the labels (the exclude label, pools' node selectors) and the
+// addresses matter (never conditions: Ready flips in bulk when a control plane recovers,
+// gardener#3947, metallb#615).
 func nodeChanged(old, cur any) bool {
 	o, ok1 := old.(*corev1.Node)
 	n, ok2 := cur.(*corev1.Node)
 	if !ok1 || !ok2 {
 		return true
 	}
-	_, oEx := o.Labels[corev1.LabelNodeExcludeBalancers]
-	_, nEx := n.Labels[corev1.LabelNodeExcludeBalancers]
-	return oEx != nEx || !slices.Equal(o.Status.Addresses, n.Status.Addresses)
+	return !maps.Equal(o.Labels, n.Labels) || !slices.Equal(o.Status.Addresses, n.Status.Addresses)
 }
 
 func poke(ch chan struct{}) {
@@ -228,14 +257,15 @@ func poke(ch chan struct{}) {
 
 func wantsEqual(a, b map[netip.Addr]Want) bool {
 	return maps.EqualFunc(a, b, func(x, y Want) bool {
-		return x.IP == y.IP && x.Eligible == y.Eligible && x.Rank == y.Rank && slices.Equal(x.Services, y.Services)
+		return x.IP == y.IP && x.Eligible == y.Eligible && x.Rank == y.Rank && slices.Equal(x.Ahead, y.Ahead) &&
+			slices.Equal(x.Services, y.Services) && slices.Equal(x.Interfaces, y.Interfaces)
 	})
 }
 
 func cloneWants(in map[netip.Addr]Want) map[netip.Addr]Want {
 	out := make(map[netip.Addr]Want, len(in))
 	for ip, w := range in {
-		w.Services = slices.Clone(w.Services)
+		w.Services, w.Ahead, w.Interfaces = slices.Clone(w.Services), slices.Clone(w.Ahead), slices.Clone(w.Interfaces)
 		out[ip] = w
 	}
 	return out

@@ -62,7 +62,16 @@ type harness struct {
 // caller must call h.stop (before the bubble ends).
 func start(t *testing.T, mod func(*Config), objs ...runtime.Object) *harness {
 	t.Helper()
+	return startWith(t, mod, nil, objs...)
+}
+
+// startWith is start with prep run on the harness before the Controller is built.
+func startWith(t *testing.T, mod func(*Config), prep func(*harness), objs ...runtime.Object) *harness {
+	t.Helper()
 	h := &harness{cs: fake.NewClientset(objs...), el: &fakeElections{}, rec: record.NewFakeRecorder(1000)}
+	if prep != nil {
+		prep(h)
+	}
 	cfg := Config{Client: h.cs, Elections: h.el, Recorder: h.rec, NodeName: "a",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if mod != nil {
@@ -174,7 +183,7 @@ func TestController_BurstsAreCoalescedWithinTheDebounce(t *testing.T) {
 
 func TestController_NodeLocalProblemIsReportedByTheNodeItself(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		noV6 := func(a netip.Addr) error {
+		noV6 := func(a netip.Addr, _ []string) error {
 			if a.Is6() {
 				return io.EOF
 			}

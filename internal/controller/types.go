@@ -42,6 +42,9 @@ type Want struct {
 	// Ahead names the candidates ranked before this node, best first (len(Ahead) == Rank).
 	Ahead    []string
 	Services []types.NamespacedName // Services that use the IP, sorted
+	// Interfaces are the names or patterns of the interfaces that may carry the VIP (its
+	// pool's spec.l2.interfaces); nil: this node's --interface.
+	Interfaces []string
 }
 
 // Elections is implemented by the daemon. Want replaces the whole set of VIPs that any

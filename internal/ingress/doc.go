@@ -11,5 +11,10 @@
 //   - Status and Events are output only: nothing here feeds back into what the agents
 //     announce, and a failing status write never causes a withdrawal (kube-vip#1032).
 //   - Services not of our class are never touched.
-//   - Its informers start with the term, so a new leader starts from a fresh list.
+//   - Its informers start with the term, so a new leader starts from a fresh list. It
+//     reads VIPPools (poolwatch) for their spec.l2, so NoCandidate says when a pool's node
+//     selectors leave no node.
+//   - A Service moved from another load balancer is not renumbered by a race: while it
+//     asks for nothing, the IPs of its status that lie in a pool and are no other
+//     Service's VIP stay as they are (held), for the allocator to adopt (internal/pool).
 package ingress

@@ -23,8 +23,9 @@ import (
 var statusBackoff = wait.Backoff{Duration: 50 * time.Millisecond, Factor: 2, Jitter: 0.5, Steps: 6}
 
 // syncStatus writes the ingress of every Service of ours whose cached status differs
-// from its accepted VIPs. It reports false if some write failed.
-func (t *term) syncStatus(ctx context.Context, svcs []*corev1.Service, accepted map[types.NamespacedName][]netip.Addr) bool {
+// from its accepted VIPs, or from the IPs held for it while the allocator may still
+// adopt them. It reports false if some write failed.
+func (t *term) syncStatus(ctx context.Context, svcs []*corev1.Service, accepted, held map[types.NamespacedName][]netip.Addr) bool {
 	ok := true
 	for _, svc := range svcs {
 		if ctx.Err() != nil {
@@ -33,7 +34,11 @@ func (t *term) syncStatus(ctx context.Context, svcs []*corev1.Service, accepted 
 		if !t.cfg.Class.Active(svc) {
 			continue
 		}
-		want := ingressFor(accepted[svcrules.NameOf(svc)])
+		nn := svcrules.NameOf(svc)
+		want := ingressFor(accepted[nn])
+		if len(accepted[nn]) == 0 {
+			want = ingressFor(held[nn])
+		}
 		if ingressEqual(svc.Status.LoadBalancer.Ingress, want) {
 			continue
 		}
@@ -86,6 +91,28 @@ func retriable(ctx context.Context) func(error) bool {
 			errors.Is(err, context.DeadlineExceeded) || utilnet.IsConnectionReset(err) ||
 			utilnet.IsConnectionRefused(err) || utilnet.IsProbableEOF(err)
 	}
+}
+
+// held are, per Service that asks for nothing, the IPs of its status that the allocator
+// may still adopt (svcrules.AdoptableIPs): those that no Service's VIP is and that lie in
+// a pool. The writer leaves them in place instead of clearing the status, so a Service
+// moved from MetalLB or kube-vip never loses its address to a race between the writer and
+// the allocator. Once the allocator decided (adopted, or allocated another address), the
+// Service asks for its allocation and the accepted VIPs are written as for any Service.
+func held(in svcrules.Input, vips map[netip.Addr]svcrules.VIP) map[types.NamespacedName][]netip.Addr {
+	out := map[types.NamespacedName][]netip.Addr{}
+	pools := svcrules.ParsePools(in.Pools)
+	for _, svc := range in.Services {
+		if svc == nil || !in.Class.Active(svc) {
+			continue
+		}
+		for _, ip := range svcrules.AdoptableIPs(svc) {
+			if _, wanted := vips[ip]; !wanted && svcrules.PoolOfVIP(pools, ip, "") != nil {
+				out[svcrules.NameOf(svc)] = append(out[svcrules.NameOf(svc)], ip)
+			}
+		}
+	}
+	return out
 }
 
 func ingressFor(ips []netip.Addr) []corev1.LoadBalancerIngress {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/vipkeeper/vipkeeper/internal/controller"
+	"github.com/vipkeeper/vipkeeper/internal/poolwatch"
 	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
@@ -29,6 +32,11 @@ type Config struct {
 	Client   kubernetes.Interface
 	Recorder record.EventRecorder
 	Class    svcrules.Class
+	// Dynamic reads the VIPPools (poolwatch): their spec.l2 decides candidacy, hence the
+	// NoCandidate Events. Nil: no pools.
+	Dynamic dynamic.Interface
+	// IgnoreExcludeLB counts nodes labelled exclude-from-external-load-balancers too.
+	IgnoreExcludeLB bool
 	// Debounce is the longest a change waits so that a burst is handled once (20 ms).
 	Debounce time.Duration
 	// StatusRetry is how long to wait after a status write failed for good (5 s).
@@ -75,9 +83,19 @@ func New(cfg Config) (*Writer, error) {
 
 // Run serves one leadership term: it returns when ctx ends.
 func (w *Writer) Run(ctx context.Context) error {
-	t := newTerm(w.cfg)
+	t, err := newTerm(w.cfg)
+	if err != nil {
+		return err
+	}
 	t.factory.Start(ctx.Done())
 	defer t.factory.Shutdown()
+	if t.pools != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		wg.Go(func() { _ = t.pools.Run(ctx) })
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), t.synced...) {
 		return nil // the term ended first
 	}
@@ -93,12 +111,13 @@ type term struct {
 	services corelisters.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
 	nodes    corelisters.NodeLister
+	pools    *poolwatch.Source // nil without Config.Dynamic
 	synced   []cache.InformerSynced
 	kick     chan struct{}
 	emitted  map[svcrules.Problem]bool
 }
 
-func newTerm(cfg Config) *term {
+func newTerm(cfg Config) (*term, error) {
 	f := informers.NewSharedInformerFactory(cfg.Client, 0)
 	t := &term{cfg: cfg, log: cfg.Logger, factory: f, kick: make(chan struct{}, 1), emitted: map[svcrules.Problem]bool{},
 		services: f.Core().V1().Services().Lister(), slices: f.Discovery().V1().EndpointSlices().Lister(),
@@ -110,7 +129,16 @@ func newTerm(cfg Config) *term {
 			AddFunc: func(any) { t.poke() }, UpdateFunc: func(any, any) { t.poke() }, DeleteFunc: func(any) { t.poke() }})
 		t.synced = append(t.synced, inf.HasSynced)
 	}
-	return t
+	if cfg.Dynamic != nil {
+		ps, err := poolwatch.New(poolwatch.Config{Dynamic: cfg.Dynamic, Discovery: cfg.Client.Discovery(),
+			OnChange: t.poke, Logger: t.log})
+		if err != nil {
+			return nil, err
+		}
+		t.pools = ps
+		t.synced = append(t.synced, ps.HasSynced)
+	}
+	return t, nil
 }
 
 func (t *term) poke() {
@@ -158,13 +186,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (t *term) pass(ctx context.Context) bool {
 	in := t.input()
 	vips, problems := svcrules.Resolve(in)
-	ok := t.syncStatus(ctx, in.Services, accepted(vips))
+	ok := t.syncStatus(ctx, in.Services, accepted(vips), held(in, vips))
 	controller.EmitNew(t.cfg.Recorder, problems, t.emitted, func(p svcrules.Problem) bool { return p.Node == "" }, t.lookup)
 	return ok
 }
 
 func (t *term) input() svcrules.Input {
-	in := svcrules.Input{Class: t.cfg.Class}
+	in := svcrules.Input{Class: t.cfg.Class, IgnoreExcludeLB: t.cfg.IgnoreExcludeLB}
+	if t.pools != nil {
+		in.Pools = t.pools.List()
+	}
 	var errs [3]error // listers fail only on bad selectors
 	in.Services, errs[0] = t.services.List(labels.Everything())
 	in.EndpointSlices, errs[1] = t.slices.List(labels.Everything())

@@ -36,9 +36,19 @@ type harness struct {
 // test ends. Call it inside a synctest bubble.
 func start(t *testing.T, cs *fake.Clientset) *harness {
 	t.Helper()
+	return startWith(t, cs, nil)
+}
+
+// startWith is start with mod applied to the writer's Config.
+func startWith(t *testing.T, cs *fake.Clientset, mod func(*Config)) *harness {
+	t.Helper()
 	h := &harness{cs: cs, rec: record.NewFakeRecorder(1000)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := New(Config{Client: cs, Recorder: h.rec, Logger: log})
+	cfg := Config{Client: cs, Recorder: h.rec, Logger: log}
+	if mod != nil {
+		mod(&cfg)
+	}
+	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
+	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
 	"github.com/vipkeeper/vipkeeper/internal/lease"
 	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
@@ -20,7 +21,10 @@ type Input struct {
 	EndpointSlices []*discoveryv1.EndpointSlice
 	Nodes          []*corev1.Node
 	Leases         []*coordv1.Lease
+	Pools          []*v1alpha1.VIPPool
 	Class          svcrules.Class
+	// IgnoreExcludeLB: the agents run with --ignore-exclude-lb.
+	IgnoreExcludeLB bool
 }
 
 // Row is one VIP.
@@ -36,6 +40,9 @@ type Row struct {
 	RenewFrom   string     `json:"renewFrom,omitempty"`
 	Candidates  []string   `json:"candidates"`
 	NoCandidate string     `json:"noCandidate,omitempty"`
+	// Pool is the VIPPool the VIP belongs to; Interfaces its spec.l2.interfaces.
+	Pool       string   `json:"pool,omitempty"`
+	Interfaces []string `json:"interfaces,omitempty"`
 	// LastTransition is when ownership last changed (acquireTime), with its reason.
 	LastTransition   *time.Time `json:"lastTransition,omitempty"`
 	TransitionReason string     `json:"transitionReason,omitempty"`
@@ -44,7 +51,7 @@ type Row struct {
 // Build returns one row per wanted VIP and per VIP Lease that no Service wants, by address.
 func Build(in Input) []Row {
 	vips, _ := svcrules.Resolve(svcrules.Input{Services: in.Services, EndpointSlices: in.EndpointSlices,
-		Nodes: in.Nodes, Class: in.Class})
+		Nodes: in.Nodes, Pools: in.Pools, Class: in.Class, IgnoreExcludeLB: in.IgnoreExcludeLB})
 	byName := map[string]*coordv1.Lease{}
 	for _, l := range in.Leases {
 		if l != nil {
@@ -73,6 +80,7 @@ func row(ip netip.Addr, v *svcrules.VIP, leases map[string]*coordv1.Lease) Row {
 			r.Services = append(r.Services, nn.String())
 		}
 		r.Policy, r.Candidates, r.NoCandidate = string(v.Policy), v.Candidates, v.NoCandidate
+		r.Pool, r.Interfaces = v.Pool, v.Interfaces
 	}
 	l := leases[r.Lease]
 	if l == nil {

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
 	"github.com/vipkeeper/vipkeeper/internal/lease"
 	. "github.com/vipkeeper/vipkeeper/internal/svcrules/svcrulestest"
 )
@@ -87,5 +88,24 @@ func TestPrint_TableWideAndJSON(t *testing.T) {
 	}
 	if err := Print(&table, rows, "yaml", now); err == nil {
 		t.Error("Print accepted format yaml")
+	}
+}
+
+func TestBuild_ShowsThePoolAndCountsCandidatesAsTheAgentsDo(t *testing.T) {
+	lan := &v1alpha1.VIPPool{ObjectMeta: metav1.ObjectMeta{Name: "lan-b"}, Spec: v1alpha1.VIPPoolSpec{Addresses: []string{"203.0.113.0/24"},
+		L2: &v1alpha1.L2Advertisement{Interfaces: []string{"eth1"}, NodeSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"lan": "b"}}}}}}
+	in := Input{Services: []*corev1.Service{Svc("web", IPs("203.0.113.7"))}, Pools: []*v1alpha1.VIPPool{lan},
+		Nodes: []*corev1.Node{Node("a", Label("lan", "b"), Excluded()), Node("b", Label("lan", "b")), Node("c")}}
+	if r := Build(in)[0]; strings.Join(r.Candidates, ",") != "b" || r.Pool != "lan-b" {
+		t.Errorf("row = %+v, want candidate b only, pool lan-b", r)
+	}
+	in.IgnoreExcludeLB = true
+	rows := Build(in)
+	if r := rows[0]; strings.Join(r.Candidates, ",") != "a,b" {
+		t.Errorf("with IgnoreExcludeLB: candidates %v, want a,b", r.Candidates)
+	}
+	var wide strings.Builder
+	if err := Print(&wide, rows, FormatWide, now); err != nil || !strings.Contains(wide.String(), "lan-b (eth1)") {
+		t.Errorf("wide lacks the pool (%v):\n%s", err, wide.String())
 	}
 }

@@ -35,14 +35,14 @@ func table(w io.Writer, rows []Row, wide bool, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	head := "VIP\tSERVICES\tHOLDER\tRENEWED\tCANDIDATES\tTRANSITION"
 	if wide {
-		head += "\tPOLICY\tLEASE"
+		head += "\tPOLICY\tPOOL\tLEASE"
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range rows {
 		line := strings.Join([]string{r.VIP.String(), services(r, wide), or(r.Holder, "<none>"),
 			renewed(r, now, wide), candidates(r, wide), transition(r, now)}, "\t")
 		if wide {
-			line += "\t" + or(r.Policy, "-") + "\t" + r.Lease
+			line += "\t" + or(r.Policy, "-") + "\t" + pool(r) + "\t" + r.Lease
 		}
 		fmt.Fprintln(tw, line)
 	}
@@ -78,6 +78,14 @@ func candidates(r Row, wide bool) string {
 		return fmt.Sprintf("%d (%s)", len(r.Candidates), strings.Join(r.Candidates, ","))
 	}
 	return fmt.Sprint(len(r.Candidates))
+}
+
+// pool is the VIP's pool and its interfaces: "lan-b (eth1,bond*)", "-" for none.
+func pool(r Row) string {
+	if len(r.Interfaces) == 0 {
+		return or(r.Pool, "-")
+	}
+	return r.Pool + " (" + strings.Join(r.Interfaces, ",") + ")"
 }
 
 func transition(r Row, now time.Time) string {

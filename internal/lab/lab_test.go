@@ -24,9 +24,15 @@ const (
 // names the same node, and returns it; it fails t with the timeline otherwise.
 func agreedHolder(t *testing.T, l *Lab, vip netip.Addr) string {
 	t.Helper()
+	return agreedHolderOn(t, l, l.Timeline(), vip)
+}
+
+// agreedHolderOn is agreedHolder with the answers seen by another prober's timeline tl.
+func agreedHolderOn(t *testing.T, l *Lab, tl *Timeline, vip netip.Addr) string {
+	t.Helper()
 	var node string
 	ok := waitUntil(t, settleLimit, func() bool {
-		cur, ok := l.Timeline().Current(vip)
+		cur, ok := tl.Current(vip)
 		holder, _ := l.Timeline().Holder(vip)
 		if !ok || len(cur.Nodes) != 1 || cur.Last.Sub(cur.Start) < stableFor || holder != cur.Nodes[0] {
 			return false
@@ -35,7 +41,7 @@ func agreedHolder(t *testing.T, l *Lab, vip netip.Addr) string {
 		return true
 	})
 	if !ok {
-		t.Fatalf("%s: %v within %v:\n%s", vip, errNoAnswer, settleLimit, describe(l, vip))
+		t.Fatalf("%s: %v within %v:\n%s%v", vip, errNoAnswer, settleLimit, describe(l, vip), tl.Segments(vip))
 	}
 	return node
 }

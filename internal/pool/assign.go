@@ -91,6 +91,8 @@ func describe(got []pick) string {
 		switch {
 		case p.shared:
 			parts = append(parts, fmt.Sprintf("%s (shared by sharing key)", p.ip))
+		case p.adopted:
+			parts = append(parts, fmt.Sprintf("%s from VIPPool %s (kept from status.loadBalancer.ingress)", p.ip, p.pool))
 		default:
 			parts = append(parts, fmt.Sprintf("%s from VIPPool %s", p.ip, p.pool))
 		}
@@ -132,7 +134,7 @@ func (s *state) output() Output {
 		return cmp.Or(cmp.Compare(a.Service.Namespace, b.Service.Namespace), cmp.Compare(a.Service.Name, b.Service.Name))
 	})
 	for _, p := range s.pools {
-		out.Problems = append(out.Problems, poolProblems(p.name, out.Pools[p.name])...)
+		out.Problems = append(out.Problems, poolProblems(p.Name, out.Pools[p.Name])...)
 	}
 	out.Problems = append(out.Problems, s.problems...)
 	slices.SortFunc(out.Problems, compareProblems)

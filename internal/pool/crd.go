@@ -2,13 +2,10 @@ package pool
 
 import (
 	"context"
-	"fmt"
 	"sync"
-	"time"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+	"github.com/vipkeeper/vipkeeper/internal/poolwatch"
 )
 
 // crdState remembers whether the VIPPool CRD was last seen served, so each change is said
@@ -28,24 +25,8 @@ func (s *crdState) set(on bool) bool {
 	return changed
 }
 
-// served asks discovery whether vipkeeper.io/v1alpha1 serves vippools. A group that does
-// not exist answers 404; any other error is reported so the caller keeps its state.
-func (a *Allocator) served() (bool, error) {
-	gv := v1alpha1.GroupVersion.String()
-	list, err := a.cfg.Discovery.ServerResourcesForGroupVersion(gv)
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("discover %s: %w", gv, err)
-	}
-	for _, r := range list.APIResources {
-		if r.Name == v1alpha1.Resource.Resource {
-			return true, nil
-		}
-	}
-	return false, nil
-}
+// served asks discovery whether the VIPPool CRD is served (poolwatch.Served).
+func (a *Allocator) served() (bool, error) { return poolwatch.Served(a.cfg.Discovery) }
 
 // observe asks discovery and logs and counts a change; on an error it keeps the state.
 func (a *Allocator) observe() (on, ok bool) {
@@ -80,17 +61,7 @@ func (a *Allocator) waitCRD(ctx context.Context) bool {
 
 // watchCRD calls stop once the CRD is no longer served.
 func (a *Allocator) watchCRD(ctx context.Context, stop context.CancelFunc) {
-	tick := time.NewTicker(a.cfg.CRDPoll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if on, ok := a.observe(); ok && !on {
-			stop()
-			return
-		}
+	if poolwatch.UntilGone(ctx, a.cfg.CRDPoll, a.observe) {
+		stop()
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
 // Decide computes, from listed objects only, the allocator's annotation for every Service
@@ -17,7 +19,7 @@ import (
 // that asks for IPs (annotation or spec.loadBalancerIP) claims them; one that asks for
 // none keeps the allocated IPs it has unless an older Service owns one without valid
 // sharing, then gets the lowest free address of each missing family from the first
-// matching pool by name, or joins the IP of its sharing group.
+// matching pool by priority and name, or joins the IP of its sharing group.
 func Decide(in Input) Output {
 	s := newState(in)
 	served, stale := split(in.Services, in.Class)
@@ -36,7 +38,8 @@ type state struct {
 	in       Input
 	pools    []*poolState // by name
 	byName   map[string]*poolState
-	used     map[netip.Addr]bool              // every IP in use or given out in this call
+	used     map[netip.Addr]bool              // every IP in use, reserved or given out in this call
+	stale    map[netip.Addr]bool              // IPs that Services leaving our class still carry
 	owners   map[netip.Addr][]*corev1.Service // who keeps each IP, oldest first
 	holders  map[netip.Addr][]*corev1.Service // served Services carrying each IP on input
 	groups   map[groupKey][]netip.Addr        // IPs owned or held per (namespace, sharing key)
@@ -49,10 +52,10 @@ type groupKey struct{ namespace, key string }
 
 func newState(in Input) *state {
 	s := &state{in: in, pools: preparePools(in.Pools), byName: map[string]*poolState{},
-		used: map[netip.Addr]bool{}, owners: map[netip.Addr][]*corev1.Service{}, holders: map[netip.Addr][]*corev1.Service{},
+		used: map[netip.Addr]bool{}, stale: map[netip.Addr]bool{}, owners: map[netip.Addr][]*corev1.Service{}, holders: map[netip.Addr][]*corev1.Service{},
 		groups: map[groupKey][]netip.Addr{}, shrunk: map[string][]string{}}
 	for _, p := range s.pools {
-		s.byName[p.name] = p
+		s.byName[p.Name] = p
 	}
 	return s
 }
@@ -80,17 +83,23 @@ func hasOurs(svc *corev1.Service) bool {
 
 // markUsed marks every IP a Service requests or carries in our annotation before
 // anything is decided, so that no fresh allocation hands out an IP that a younger Service
-// holds or one still being released: an IP is free only once no Service names it. It
-// also records who holds each IP as the controller sees it (requested, else allocated).
+// holds or one still being released: an IP is free only once no Service names it. The
+// status IPs a Service may adopt are reserved too, so that an older Service without
+// them does not take them first. It also records who holds each IP as the controller
+// sees it (requested, else allocated).
 func (s *state) markUsed(served, stale []*corev1.Service) {
 	for i, svc := range slices.Concat(served, stale) {
 		req, asks := requested(svc)
 		have, _ := parseIPs(svc.Annotations[AnnotationAllocatedIPs])
 		for _, ip := range slices.Concat(req, have) {
 			s.used[ip] = true
+			s.stale[ip] = s.stale[ip] || i >= len(served)
 		}
 		if i >= len(served) {
 			continue
+		}
+		for _, ip := range svcrules.AdoptableIPs(svc) {
+			s.used[ip] = true
 		}
 		if asks {
 			have = req
@@ -104,7 +113,7 @@ func (s *state) markUsed(served, stale []*corev1.Service) {
 
 // addToGroup records ip as an IP of svc's sharing group, if svc has a key.
 func (s *state) addToGroup(svc *corev1.Service, ip netip.Addr) {
-	if key := svc.Annotations[AnnotationSharingKey]; key != "" {
+	if key := svcrules.SharingKey(svc); key != "" {
 		g := groupKey{svc.Namespace, key}
 		if !slices.Contains(s.groups[g], ip) {
 			s.groups[g] = append(s.groups[g], ip)
@@ -120,7 +129,8 @@ func (s *state) decide(svc *corev1.Service) {
 	}
 	pol := wantedFamilies(svc)
 	kept := s.keep(svc, pol)
-	picks := s.fill(svc, pol, kept)
+	picks := s.adopt(svc, pol)
+	picks = append(picks, s.fill(svc, pol, kept, picks)...)
 	s.assign(svc, pol, kept, picks)
 }
 
@@ -163,19 +173,22 @@ func (s *state) keep(svc *corev1.Service, pol policy) []netip.Addr {
 
 // pick is the outcome of looking for one family's address.
 type pick struct {
-	f      family
-	ip     netip.Addr // valid on success
-	pool   string     // where ip came from; empty when it joins a group outside any pool
-	shared bool       // joined a sharing group's IP
-	reason string     // on failure
-	why    string     // on failure
-	quiet  bool       // failure a dual-stack preference need not report: no pool has the family
+	f       family
+	ip      netip.Addr // valid on success
+	pool    string     // where ip came from; empty when it joins a group outside any pool
+	shared  bool       // joined a sharing group's IP
+	adopted bool       // kept from the Service's status (a Service moved from another load balancer)
+	reason  string     // on failure
+	why     string     // on failure
+	quiet   bool       // failure a dual-stack preference need not report: no pool has the family
 }
 
-func (s *state) fill(svc *corev1.Service, pol policy, kept []netip.Addr) []pick {
+// fill picks an address of every wanted family that neither kept nor adopted covers.
+func (s *state) fill(svc *corev1.Service, pol policy, kept []netip.Addr, adopted []pick) []pick {
 	var picks []pick
 	for _, f := range pol.families {
-		if !slices.ContainsFunc(kept, func(k netip.Addr) bool { return familyOf(k) == f }) {
+		if !slices.ContainsFunc(kept, func(k netip.Addr) bool { return familyOf(k) == f }) &&
+			!slices.ContainsFunc(adopted, func(p pick) bool { return p.f == f }) {
 			picks = append(picks, s.pick(svc, f))
 		}
 	}
@@ -198,9 +211,9 @@ func (s *state) pick(svc *corev1.Service, f family) pick {
 			continue
 		}
 		if ip, ok := p.lowestFree(f, s.used); ok {
-			return pick{f: f, ip: ip, pool: p.name}
+			return pick{f: f, ip: ip, pool: p.Name}
 		}
-		exhausted = append(exhausted, p.name)
+		exhausted = append(exhausted, p.Name)
 	}
 	if len(exhausted) == 0 {
 		return pick{f: f, reason: ReasonAllocationFailed, quiet: true,
@@ -215,7 +228,7 @@ func (s *state) pick(svc *corev1.Service, f family) pick {
 // created together must not start two groups); a refusal when the group has such IPs but
 // none it may share; ok false when svc has no key or the group no IP of family f.
 func (s *state) join(svc *corev1.Service, f family) (pick, bool) {
-	key := svc.Annotations[AnnotationSharingKey]
+	key := svcrules.SharingKey(svc)
 	if key == "" {
 		return pick{}, false
 	}
@@ -248,7 +261,7 @@ func (s *state) sharers(ip netip.Addr, svc *corev1.Service) []*corev1.Service {
 
 // candidates returns the pools svc may get addresses from, by name, or why none.
 func (s *state) candidates(svc *corev1.Service) ([]*poolState, string) {
-	name := strings.TrimSpace(svc.Annotations[AnnotationPool])
+	name, from := svcrules.PoolOf(svc)
 	if name == "" {
 		var out []*poolState
 		for _, p := range s.pools {
@@ -261,20 +274,20 @@ func (s *state) candidates(svc *corev1.Service) ([]*poolState, string) {
 	p := s.byName[name]
 	switch {
 	case p == nil:
-		return nil, fmt.Sprintf("VIPPool %s named in %s does not exist", quote(name), AnnotationPool)
+		return nil, fmt.Sprintf("VIPPool %s named in %s does not exist", quote(name), from)
 	case !p.active:
-		return nil, fmt.Sprintf("VIPPool %s named in %s is not Ready", quote(name), AnnotationPool)
+		return nil, fmt.Sprintf("VIPPool %s named in %s is not Ready", quote(name), from)
 	case !p.admits(svc, s.in.Namespaces):
-		return nil, fmt.Sprintf("VIPPool %s named in %s does not admit this Service (namespaces or selectors)", quote(name), AnnotationPool)
+		return nil, fmt.Sprintf("VIPPool %s named in %s does not admit this Service (namespaces or selectors)", quote(name), from)
 	}
 	return []*poolState{p}, ""
 }
 
-// containing returns the first pool by name whose entries hold ip, or "".
+// containing returns the first pool in allocation order whose entries hold ip, or "".
 func (s *state) containing(ip netip.Addr) string {
 	for _, p := range s.pools {
 		if p.has(ip) {
-			return p.name
+			return p.Name
 		}
 	}
 	return ""

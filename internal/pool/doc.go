@@ -39,18 +39,28 @@
 //     class with DefaultClass); Services being deleted are ignored and free their IPs.
 //     Requests (vipkeeper.io/loadbalancer-ips, spec.loadBalancerIP) of other classes are
 //     not ours and reserve nothing.
-//   - Order: for each wanted family, the lowest free address of the first pool by name
-//     that is Ready, autoAssign, and admits the Service (namespaces, namespaceSelector,
-//     serviceSelector). vipkeeper.io/pool: name restricts a Service to one pool and is
-//     the only way to use a pool with autoAssign false.
+//   - Order: for each wanted family, the lowest free address of the first pool by
+//     spec.priority (higher first), then name, that is Ready, autoAssign, and admits the
+//     Service (namespaces, namespaceSelector, serviceSelector). vipkeeper.io/pool: name
+//     (or MetalLB's metallb.io/address-pool, metallb.universe.tf/address-pool:
+//     svcrules.PoolOf) restricts a Service to one pool and is the only way to use a pool
+//     with autoAssign false.
+//   - Migration without renumbering: a Service that asks for nothing and has no
+//     allocation keeps the IPs its status.loadBalancer.ingress lists (left there by MetalLB
+//     or kube-vip), one per wanted family, when the IP is allocatable in a pool it may
+//     use and no older Service requests, holds or keeps it (adopt). Until then those IPs
+//     are reserved: no fresh allocation takes them. Of two Services listing one IP the
+//     older keeps it, also over a younger one that requests it.
 //   - Families (spec.ipFamilyPolicy / spec.ipFamilies): SingleStack wants ipFamilies[0];
 //     PreferDualStack every listed family it can get (a family no pool offers is not
 //     reported); RequireDualStack all or none (Event AllocationFailed). On a
 //     single-stack cluster ipFamilies has one family, and only that one is allocated: a
 //     VIP of a family without a cluster IP would reach nothing through kube-proxy.
-//   - Requested IPs are honoured by the controller even outside every pool; inside a pool
-//     they count as allocated there and are never handed out.
-//   - Sharing: Services with the same vipkeeper.io/sharing-key in the same namespace, the
+//   - Requested IPs (vipkeeper's annotation, MetalLB's and kube-vip's, spec.loadBalancerIP:
+//     svcrules.RequestOf) are honoured by the controller even outside every pool; inside
+//     a pool they count as allocated there and are never handed out.
+//   - Sharing: Services with the same sharing key (vipkeeper.io/sharing-key or MetalLB's
+//     allow-shared-ip: svcrules.SharingKey) in the same namespace, the
 //     same externalTrafficPolicy and disjoint (protocol, port) sets get one IP; a Service
 //     whose group holds an IP it may not share gets none (Event SharingRefused), not a
 //     surprise second IP.
@@ -69,8 +79,10 @@
 //     SharingRefused, IPConflict on Services and Invalid, Overlapping, Exhausted,
 //     ShrunkInUse on pools, each once when it appears during a leader's term.
 //
-// The rules it shares with the agents (class, requested IPs, sharing, older first) are
-// svcrules'; the same-namespace rule for allocated IPs is its own.
+// The rules it shares with the agents (class, requested IPs, sharing, older first, how a
+// VIPPool's entries and spec.l2 read) are svcrules'; the same-namespace rule for
+// allocated IPs, overlaps and adoption are its own. An invalid spec.l2 makes the pool
+// Invalid, as a bad entry does.
 //
 // RBAC: services get/list/watch/patch and namespaces list/watch (cluster-wide),
 // vippools get/list/watch and vippools/status update (group vipkeeper.io), and events

@@ -22,8 +22,8 @@ func FuzzParseBlock(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if b.lo.Is4() != b.hi.Is4() || b.lo.Compare(b.hi) > 0 {
-			t.Fatalf("parseBlock(%q) = %s: bad bounds", entry, show(b))
+		if b.Lo.Is4() != b.Hi.Is4() || b.Lo.Compare(b.Hi) > 0 {
+			t.Fatalf("parseBlock(%q) = %+v: bad bounds", entry, b)
 		}
 		for _, avoid := range []bool{false, true} {
 			n := b.size(avoid)
@@ -39,8 +39,8 @@ func FuzzParseBlock(f *testing.F) {
 			}
 		}
 		// Every address handed out must be a VIP the controller accepts.
-		for _, a := range []netip.Addr{b.first, b.last} {
-			if b.first.Compare(b.last) <= 0 {
+		for _, a := range []netip.Addr{b.First, b.Last} {
+			if b.First.Compare(b.Last) <= 0 {
 				if _, bad := parseIPs(a.String()); len(bad) > 0 {
 					t.Fatalf("parseBlock(%q) hands out %s, which the controller refuses", entry, a)
 				}

@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -12,18 +11,16 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+	"github.com/vipkeeper/vipkeeper/internal/svcrules"
 )
 
-// maxEntries bounds the work on one pool whatever the API let through.
-const maxEntries = 1024
-
-// poolState is one VIPPool as the allocator understands it.
+// poolState is one VIPPool as the allocator understands it: the shared reading
+// (svcrules.Pool: entries, priority, spec.l2) and the allocator's own rules.
 type poolState struct {
-	name       string
+	*svcrules.Pool
 	generation int64
-	created    metav1.Time
-	blocks     []block  // the valid entries, sorted by lo
-	errs       []string // why the pool is invalid
+	blocks     []block  // Pool.Blocks, with the allocator's arithmetic
+	errs       []string // why the pool is invalid: entries, selectors, spec.l2
 	autoAssign bool
 	avoidBuggy bool
 	svcSel     labels.Selector // nil: every Service
@@ -38,60 +35,36 @@ type poolState struct {
 func (p *poolState) valid() bool { return len(p.errs) == 0 }
 
 // preparePools parses every pool, marks overlaps and decides which pools are used. The
-// result is sorted by name, the allocation order.
+// result is in allocation order: higher priority first, then by name.
 func preparePools(in []*v1alpha1.VIPPool) []*poolState {
-	var out []*poolState
-	seen := map[string]bool{}
+	byName := map[string]*v1alpha1.VIPPool{}
 	for _, vp := range in {
-		if vp == nil || seen[vp.Name] {
-			continue
+		if vp != nil && byName[vp.Name] == nil {
+			byName[vp.Name] = vp
 		}
-		seen[vp.Name] = true
-		out = append(out, parsePool(vp))
+	}
+	var out []*poolState
+	for _, sp := range svcrules.ParsePools(in) {
+		out = append(out, parsePool(sp, byName[sp.Name]))
 	}
 	markOverlaps(out)
-	slices.SortFunc(out, func(a, b *poolState) int { return cmp.Compare(a.name, b.name) })
 	return out
 }
 
-func parsePool(vp *v1alpha1.VIPPool) *poolState {
-	p := &poolState{name: vp.Name, generation: vp.Generation, created: vp.CreationTimestamp,
+func parsePool(sp *svcrules.Pool, vp *v1alpha1.VIPPool) *poolState {
+	p := &poolState{Pool: sp, generation: vp.Generation,
 		autoAssign: vp.Spec.AutoAssign == nil || *vp.Spec.AutoAssign, avoidBuggy: vp.Spec.AvoidBuggyIPs,
 		overlaps: map[string]bool{}, namespaces: map[string]bool{}}
-	p.parseAddresses(vp.Spec.Addresses)
+	for _, b := range sp.Blocks {
+		p.blocks = append(p.blocks, block{b})
+	}
+	p.errs = slices.Concat(sp.Errs, sp.L2Errs)
 	for _, ns := range vp.Spec.Namespaces {
 		p.namespaces[ns] = true
 	}
 	p.svcSel = p.selector("serviceSelector", vp.Spec.ServiceSelector)
 	p.nsSel = p.selector("namespaceSelector", vp.Spec.NamespaceSelector)
 	return p
-}
-
-func (p *poolState) parseAddresses(entries []string) {
-	switch {
-	case len(entries) == 0:
-		p.errs = append(p.errs, "spec.addresses is empty")
-	case len(entries) > maxEntries:
-		p.errs = append(p.errs, fmt.Sprintf("spec.addresses has %d entries, more than %d", len(entries), maxEntries))
-		return
-	}
-	for _, e := range entries {
-		b, err := parseBlock(e)
-		if err != nil {
-			p.errs = append(p.errs, fmt.Sprintf("%s: %v", quote(e), err))
-			continue
-		}
-		p.blocks = append(p.blocks, b)
-	}
-	slices.SortFunc(p.blocks, func(a, b block) int { return a.lo.Compare(b.lo) })
-	for i, widest := 1, 0; i < len(p.blocks); i++ {
-		if b := p.blocks[i]; b.lo.Compare(p.blocks[widest].hi) <= 0 {
-			p.errs = append(p.errs, fmt.Sprintf("%s overlaps %s", quote(b.entry), quote(p.blocks[widest].entry)))
-		}
-		if p.blocks[i].hi.Compare(p.blocks[widest].hi) > 0 {
-			widest = i
-		}
-	}
 }
 
 // selector converts a LabelSelector; nil (and an invalid one, which makes p invalid)
@@ -123,11 +96,11 @@ func markOverlaps(pools []*poolState) {
 			}
 		}
 	}
-	slices.SortFunc(refs, func(a, b ref) int { return a.b.lo.Compare(b.b.lo) })
+	slices.SortFunc(refs, func(a, b ref) int { return a.b.Lo.Compare(b.b.Lo) })
 	for i := range refs {
-		for j := i + 1; j < len(refs) && refs[j].b.lo.Compare(refs[i].b.hi) <= 0; j++ {
+		for j := i + 1; j < len(refs) && refs[j].b.Lo.Compare(refs[i].b.Hi) <= 0; j++ {
 			if a, b := refs[i].p, refs[j].p; a != b {
-				a.overlaps[b.name], b.overlaps[a.name] = true, true
+				a.overlaps[b.Name], b.overlaps[a.Name] = true, true
 			}
 		}
 	}
@@ -136,22 +109,15 @@ func markOverlaps(pools []*poolState) {
 
 func decideActive(pools []*poolState) {
 	older := slices.Clone(pools)
-	slices.SortFunc(older, olderPool)
+	slices.SortFunc(older, func(a, b *poolState) int { return svcrules.OlderPool(a.Pool, b.Pool) })
 	for i, p := range older {
 		p.active = p.valid()
 		for _, q := range older[:i] {
-			if p.active && q.active && p.overlaps[q.name] {
-				p.active, p.yieldsTo = false, q.name
+			if p.active && q.active && p.overlaps[q.Name] {
+				p.active, p.yieldsTo = false, q.Name
 			}
 		}
 	}
-}
-
-func olderPool(a, b *poolState) int {
-	if c := a.created.Compare(b.created.Time); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.name, b.name)
 }
 
 // admits reports whether the pool's selectors let svc have its addresses.
@@ -170,19 +136,12 @@ func (p *poolState) admits(svc *corev1.Service, nsLabels map[string]map[string]s
 }
 
 // has reports whether a is inside one of the pool's entries.
-func (p *poolState) has(a netip.Addr) bool {
-	for _, b := range p.blocks {
-		if b.contains(a) {
-			return true
-		}
-	}
-	return false
-}
+func (p *poolState) has(a netip.Addr) bool { return p.Has(a) }
 
 // hasFamily reports whether the pool can ever hand out addresses of the family.
 func (p *poolState) hasFamily(f family) bool {
 	for _, b := range p.blocks {
-		if familyOf(b.lo) == f && b.size(p.avoidBuggy).Sign() > 0 {
+		if familyOf(b.Lo) == f && b.size(p.avoidBuggy).Sign() > 0 {
 			return true
 		}
 	}
@@ -192,7 +151,7 @@ func (p *poolState) hasFamily(f family) bool {
 // lowestFree returns the pool's lowest free address of family f.
 func (p *poolState) lowestFree(f family, used map[netip.Addr]bool) (netip.Addr, bool) {
 	for _, b := range p.blocks {
-		if familyOf(b.lo) != f {
+		if familyOf(b.Lo) != f {
 			continue
 		}
 		if a, ok := b.lowestFree(used, p.avoidBuggy); ok {
@@ -205,9 +164,4 @@ func (p *poolState) lowestFree(f family, used map[netip.Addr]bool) (netip.Addr, 
 func sortedNames(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }
 
 // quote quotes user text for a message, cut to 64 bytes.
-func quote(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "..."
-	}
-	return fmt.Sprintf("%q", s)
-}
+func quote(s string) string { return svcrules.Quote(s) }

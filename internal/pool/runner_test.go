@@ -7,25 +7,22 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
 	"github.com/vipkeeper/vipkeeper/internal/lease/leasetest"
+	"github.com/vipkeeper/vipkeeper/internal/poolwatch/poolwatchtest"
 )
 
 // fakeCluster is a fake clientset (with resourceVersion CAS) and a fake dynamic client
@@ -35,20 +32,8 @@ func fakeCluster(t *testing.T, pools ...*v1alpha1.VIPPool) (*fake.Clientset, *dy
 	t.Helper()
 	cs := fake.NewClientset()
 	leasetest.WithOptimisticConcurrency(cs)
-	cs.Resources = []*metav1.APIResourceList{{GroupVersion: v1alpha1.GroupVersion.String(),
-		APIResources: []metav1.APIResource{{Name: v1alpha1.Resource.Resource, Kind: v1alpha1.Kind}}}}
-	scheme := runtime.NewScheme() // empty: the fake then keeps VIPPools unstructured
-	var objs []runtime.Object
-	for _, p := range pools {
-		p.TypeMeta = metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.Kind}
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
-	}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme,
-		map[schema.GroupVersionResource]string{v1alpha1.Resource: "VIPPoolList"}, objs...)
+	poolwatchtest.ServeCRD(cs)
+	dyn := poolwatchtest.Dynamic(t, pools...)
 	return cs, dyn
 }
 
@@ -104,25 +89,12 @@ func TestRunner_DualStackOnAFakeCluster(t *testing.T) {
 	})
 }
 
-// gatedDiscovery serves the VIPPool resource only once installed is set.
-type gatedDiscovery struct {
-	*fakediscovery.FakeDiscovery
-	installed atomic.Bool
-}
-
-func (g *gatedDiscovery) ServerResourcesForGroupVersion(gv string) (*metav1.APIResourceList, error) {
-	if !g.installed.Load() {
-		return nil, apierrors.NewNotFound(schema.GroupResource{}, gv)
-	}
-	return g.FakeDiscovery.ServerResourcesForGroupVersion(gv)
-}
-
 func TestAllocator_PoolsAreOffUntilTheCRDIsInstalledSaidOnce(t *testing.T) {
 	cs, dyn := fakeCluster(t, vpool("p", 0, addrs("198.51.100.0/30")))
 	if _, err := cs.CoreV1().Services("ns").Create(t.Context(), svc("ns", "web", 1), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	disc := &gatedDiscovery{FakeDiscovery: cs.Discovery().(*fakediscovery.FakeDiscovery)}
+	disc := &poolwatchtest.GatedDiscovery{FakeDiscovery: cs.Discovery().(*fakediscovery.FakeDiscovery)}
 	var logs syncBuffer
 	reg := prometheus.NewRegistry()
 	a, err := New(Config{Client: cs, Dynamic: dyn, Discovery: disc, Recorder: &recorder{}, Metrics: reg,
@@ -141,7 +113,7 @@ func TestAllocator_PoolsAreOffUntilTheCRDIsInstalledSaidOnce(t *testing.T) {
 	if got := testutil.ToFloat64(a.m.enabled); got != 0 {
 		t.Errorf("vipkeeper_pools_enabled = %v without the CRD, want 0", got)
 	}
-	disc.installed.Store(true)
+	disc.Installed.Store(true)
 	eventually(t, "web gets an IP once the CRD is served", func(ctx context.Context) error {
 		s, err := cs.CoreV1().Services("ns").Get(ctx, "web", metav1.GetOptions{})
 		if err != nil || s.Annotations[AnnotationAllocatedIPs] != "198.51.100.1" {

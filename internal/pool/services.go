@@ -3,7 +3,6 @@ package pool
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -83,18 +82,8 @@ func requested(svc *corev1.Service) ([]netip.Addr, bool) {
 // parseIPs is svcrules.ParseIPs: the allocator and the agents read one list alike.
 func parseIPs(s string) ([]netip.Addr, []string) { return svcrules.ParseIPs(s) }
 
-// parseFrom parses vipkeeper.io/allocated-pools; malformed pairs are ignored.
-func parseFrom(s string) map[netip.Addr]string {
-	out := map[netip.Addr]string{}
-	for pair := range strings.SplitSeq(s, ",") {
-		ip, name, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		a, err := netip.ParseAddr(strings.TrimSpace(ip))
-		if ok && err == nil && name != "" {
-			out[a.Unmap()] = strings.TrimSpace(name)
-		}
-	}
-	return out
-}
+// parseFrom parses vipkeeper.io/allocated-pools (svcrules.AllocatedPools).
+func parseFrom(s string) map[netip.Addr]string { return svcrules.AllocatedPools(s) }
 
 // sharingRefusal says why svc may not use an IP that owners (mutually compatible)
 // already use, or "" if it may: svcrules.CanShare (the agents' rule, which decides who

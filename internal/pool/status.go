@@ -17,7 +17,7 @@ const maxListed = 5
 func (s *state) statuses() map[string]v1alpha1.VIPPoolStatus {
 	out := make(map[string]v1alpha1.VIPPoolStatus, len(s.pools))
 	for _, p := range s.pools {
-		out[p.name] = s.status(p)
+		out[p.Name] = s.status(p)
 	}
 	return out
 }
@@ -46,7 +46,7 @@ func (s *state) counts(p *poolState) (int64, map[family]*big.Int) {
 	free := map[family]*big.Int{}
 	for _, b := range p.blocks {
 		if p.active {
-			f := familyOf(b.lo)
+			f := familyOf(b.Lo)
 			free[f] = new(big.Int).Add(orZero(free[f]), b.size(p.avoidBuggy))
 		}
 	}
@@ -133,7 +133,7 @@ func exhaustedCondition(p *poolState, free map[family]*big.Int) metav1.Condition
 }
 
 func (s *state) shrunkCondition(p *poolState) metav1.Condition {
-	held := s.shrunk[p.name]
+	held := s.shrunk[p.Name]
 	if len(held) == 0 {
 		return cond(v1alpha1.ConditionShrunkInUse, false, "NoneOutside", "")
 	}

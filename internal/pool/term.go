@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+	"github.com/vipkeeper/vipkeeper/internal/poolwatch"
 )
 
 // term is one leadership term. Its informers start with the term, so a new leader
@@ -163,14 +163,9 @@ func (t *term) input() (Input, map[types.NamespacedName]*corev1.Service) {
 // toPool converts a cached VIPPool; one that does not convert is passed on empty, which
 // Decide reports as invalid.
 func (t *term) toPool(o runtime.Object) *v1alpha1.VIPPool {
-	u, ok := o.(*unstructured.Unstructured)
-	vp := &v1alpha1.VIPPool{}
-	if !ok {
-		return vp
-	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, vp); err != nil {
-		t.log.Warn("VIPPool does not convert; treating it as empty", "pool", u.GetName(), "err", err)
-		vp = &v1alpha1.VIPPool{ObjectMeta: *objectMeta(u)}
+	vp, err := poolwatch.FromObject(o)
+	if err != nil {
+		t.log.Warn("VIPPool does not convert; treating it as empty", "pool", vp.Name, "err", err)
 	}
 	return vp
 }

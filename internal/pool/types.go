@@ -15,15 +15,17 @@ const (
 	AnnotationIPs = svcrules.AnnotationIPs
 	// AnnotationAllocatedIPs holds the VIPs the allocator chose, comma-separated.
 	AnnotationAllocatedIPs = svcrules.AnnotationAllocatedIPs
-	// AnnotationSharingKey lets Services of one namespace share one allocated VIP.
+	// AnnotationSharingKey lets Services of one namespace share one allocated VIP (also
+	// MetalLB's allow-shared-ip annotations: svcrules.SharingKey).
 	AnnotationSharingKey = svcrules.AnnotationSharingKey
 	// AnnotationAllocatedPools records the pool each allocated VIP came from
 	// ("198.51.100.3=pool-a,2001:db8::3=pool-b"), so a pool that shrinks knows which
-	// Services still hold its former addresses.
-	AnnotationAllocatedPools = "vipkeeper.io/allocated-pools"
+	// Services still hold its former addresses, and the agents which pool's spec.l2 applies.
+	AnnotationAllocatedPools = svcrules.AnnotationAllocatedPools
 	// AnnotationPool asks for VIPs from the named pool only; the only way to get
-	// addresses of a pool with autoAssign false.
-	AnnotationPool = "vipkeeper.io/pool"
+	// addresses of a pool with autoAssign false (also MetalLB's address-pool
+	// annotations: svcrules.PoolOf).
+	AnnotationPool = svcrules.AnnotationPool
 
 	DefaultClass = svcrules.DefaultClass
 	// FieldManager names the allocator's writes.

@@ -199,8 +199,3 @@ func serviceRef(svc *corev1.Service) *corev1.ObjectReference {
 	return &corev1.ObjectReference{APIVersion: "v1", Kind: KindService, Namespace: svc.Namespace,
 		Name: svc.Name, UID: svc.UID, ResourceVersion: svc.ResourceVersion}
 }
-
-func objectMeta(u *unstructured.Unstructured) *metav1.ObjectMeta {
-	return &metav1.ObjectMeta{Name: u.GetName(), UID: u.GetUID(), Generation: u.GetGeneration(),
-		CreationTimestamp: u.GetCreationTimestamp()}
-}

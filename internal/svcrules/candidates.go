@@ -1,9 +1,11 @@
 package svcrules
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -11,10 +13,12 @@ import (
 )
 
 // candidacy answers, per VIP, which nodes may serve it. It reads Node objects only for
-// the exclude label (never the Ready condition) and EndpointSlices for local endpoints.
+// their labels (the exclude label, pools' node selectors; never the Ready condition) and
+// EndpointSlices for local endpoints.
 type candidacy struct {
-	cluster  []string // nodes serving Cluster VIPs: Node objects without the exclude label (+ Self)
-	nodes    int      // Node objects seen
+	cluster  []string                     // nodes serving Cluster VIPs: Node objects without the exclude label (+ Self)
+	nodes    int                          // Node objects seen
+	labels   map[string]map[string]string // labels of each Node object seen
 	excluded map[string]bool
 	ready    map[types.NamespacedName]map[string]bool // Service -> nodes with a usable local endpoint
 	draining map[types.NamespacedName]map[string]bool // Service -> nodes with only terminating-but-serving endpoints
@@ -23,6 +27,7 @@ type candidacy struct {
 
 func newCandidacy(in Input) *candidacy {
 	c := &candidacy{excluded: map[string]bool{}, ready: map[types.NamespacedName]map[string]bool{},
+		labels:   map[string]map[string]string{},
 		draining: map[types.NamespacedName]map[string]bool{}, onExcl: map[types.NamespacedName]bool{}}
 	known := false
 	for _, n := range in.Nodes {
@@ -30,8 +35,9 @@ func newCandidacy(in Input) *candidacy {
 			continue
 		}
 		c.nodes++
+		c.labels[n.Name] = n.Labels
 		known = known || n.Name == in.Self
-		if _, ok := n.Labels[corev1.LabelNodeExcludeBalancers]; ok {
+		if _, ok := n.Labels[corev1.LabelNodeExcludeBalancers]; ok && !in.IgnoreExcludeLB {
 			c.excluded[n.Name] = true
 			continue
 		}
@@ -90,8 +96,9 @@ func addNode(m map[types.NamespacedName]map[string]bool, svc types.NamespacedNam
 
 // vip returns the VIP of the accepted Services (which share one traffic policy) and its
 // candidates. Shared Local Services: nodes with a local endpoint for all of them, else for
-// any of them (serving some of the Services beats serving none of them).
-func (c *candidacy) vip(ip netip.Addr, svcs []*corev1.Service) VIP {
+// any of them (serving some of the Services beats serving none of them). Of those, only
+// the nodes the VIP's pool selects count; a pool with an invalid spec.l2 selects none.
+func (c *candidacy) vip(ip netip.Addr, svcs []*corev1.Service, pool *Pool) VIP {
 	v := VIP{IP: ip, Policy: TrafficPolicy(svcs[0]), Services: make([]types.NamespacedName, len(svcs))}
 	for i, svc := range svcs {
 		v.Services[i] = NameOf(svc)
@@ -102,7 +109,21 @@ func (c *candidacy) vip(ip netip.Addr, svcs []*corev1.Service) VIP {
 	} else {
 		v.Candidates = c.localCandidates(v.Services)
 	}
-	if len(v.Candidates) == 0 {
+	before := len(v.Candidates)
+	if pool != nil {
+		v.Pool, v.Interfaces = pool.Name, slices.Clone(pool.Interfaces)
+		v.Candidates = slices.DeleteFunc(v.Candidates, func(n string) bool {
+			l, known := c.labels[n]
+			return !pool.SelectsNode(l, known)
+		})
+	}
+	switch {
+	case len(v.Candidates) > 0:
+	case before > 0 && len(pool.L2Errs) > 0:
+		v.NoCandidate = fmt.Sprintf("spec.l2 of VIPPool %s is invalid: %s", pool.Name, strings.Join(pool.L2Errs, "; "))
+	case before > 0:
+		v.NoCandidate = fmt.Sprintf("no node matches spec.l2.nodeSelectors of VIPPool %s", pool.Name)
+	default:
 		v.NoCandidate = c.why(v)
 	}
 	return v

@@ -11,29 +11,39 @@ import (
 type Source int
 
 // The sources, in order of precedence: the first present (non-blank) one wins, even when
-// all its tokens are bad; falling back to the next would hand out an IP nobody asked for.
+// all its tokens are bad, and even when a later one names other IPs; falling back to the
+// next would hand out an IP nobody asked for. MetalLB's and kube-vip's annotations come
+// right below vipkeeper's own (docs/migration.md), above the deprecated
+// spec.loadBalancerIP, as those projects rank them too.
 const (
 	SourceNone           Source = iota
 	SourceAnnotation            // vipkeeper.io/loadbalancer-ips
+	SourceMetalLB               // metallb.io/loadBalancerIPs
+	SourceMetalLBLegacy         // metallb.universe.tf/loadBalancerIPs
+	SourceKubeVIP               // kube-vip.io/loadbalancerIPs
 	SourceLoadBalancerIP        // spec.loadBalancerIP
 	SourceAllocated             // vipkeeper.io/allocated-ips, written by the allocator
 )
 
+// annotationOf is the annotation each annotation source reads.
+var annotationOf = map[Source]string{
+	SourceAnnotation: AnnotationIPs, SourceMetalLB: AnnotationMetalLBIPs, SourceMetalLBLegacy: AnnotationMetalLBLegacyIPs,
+	SourceKubeVIP: AnnotationKubeVIPIPs, SourceAllocated: AnnotationAllocatedIPs,
+}
+
 func (s Source) String() string {
-	switch s {
-	case SourceAnnotation:
-		return "annotation " + AnnotationIPs
-	case SourceLoadBalancerIP:
+	if a, ok := annotationOf[s]; ok {
+		return "annotation " + a
+	}
+	if s == SourceLoadBalancerIP {
 		return "spec.loadBalancerIP"
-	case SourceAllocated:
-		return "annotation " + AnnotationAllocatedIPs
 	}
 	return "none"
 }
 
-// ByUser reports whether the user asked for the IPs (annotation or spec.loadBalancerIP):
-// such a Service gets no allocation.
-func (s Source) ByUser() bool { return s == SourceAnnotation || s == SourceLoadBalancerIP }
+// ByUser reports whether the user asked for the IPs (any annotation but the allocator's,
+// or spec.loadBalancerIP): such a Service gets no allocation.
+func (s Source) ByUser() bool { return s != SourceNone && s != SourceAllocated }
 
 // Request is what one Service asks for.
 type Request struct {
@@ -44,17 +54,14 @@ type Request struct {
 
 // RequestOf returns the VIPs svc asks for, from its first present source.
 func RequestOf(svc *corev1.Service) Request {
-	for _, s := range []struct {
-		src Source
-		val string
-	}{
-		{SourceAnnotation, svc.Annotations[AnnotationIPs]},
-		{SourceLoadBalancerIP, svc.Spec.LoadBalancerIP},
-		{SourceAllocated, svc.Annotations[AnnotationAllocatedIPs]},
-	} {
-		if strings.TrimSpace(s.val) != "" {
-			ips, bad := ParseIPs(s.val)
-			return Request{Source: s.src, IPs: ips, Bad: bad}
+	for src := SourceAnnotation; src <= SourceAllocated; src++ {
+		val := svc.Spec.LoadBalancerIP
+		if a, ok := annotationOf[src]; ok {
+			val = svc.Annotations[a]
+		}
+		if strings.TrimSpace(val) != "" {
+			ips, bad := ParseIPs(val)
+			return Request{Source: src, IPs: ips, Bad: bad}
 		}
 	}
 	return Request{}

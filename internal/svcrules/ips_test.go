@@ -77,18 +77,32 @@ func TestRequestOf_TheFirstPresentSourceWins(t *testing.T) {
 		{"spec over allocation", []svcrulestest.SvcOpt{svcrulestest.LBIP("198.51.100.2"), svcrulestest.Allocated("198.51.100.3")}, SourceLoadBalancerIP, "198.51.100.2"},
 		{"allocation last", []svcrulestest.SvcOpt{svcrulestest.IPs("  "), svcrulestest.Allocated("198.51.100.3")}, SourceAllocated, "198.51.100.3"},
 		{"a present source with only bad tokens still wins", []svcrulestest.SvcOpt{svcrulestest.IPs("nope"), svcrulestest.Allocated("198.51.100.3")}, SourceAnnotation, ""},
+		// Issue 13 section 2: MetalLB's and kube-vip's annotations, right below ours.
+		{"metallb.io", []svcrulestest.SvcOpt{svcrulestest.Ann(AnnotationMetalLBIPs, "198.51.100.1, 2001:db8::1")}, SourceMetalLB, "198.51.100.1,2001:db8::1"},
+		{"metallb.universe.tf", []svcrulestest.SvcOpt{svcrulestest.Ann(AnnotationMetalLBLegacyIPs, "198.51.100.2")}, SourceMetalLBLegacy, "198.51.100.2"},
+		{"kube-vip.io", []svcrulestest.SvcOpt{svcrulestest.Ann(AnnotationKubeVIPIPs, "198.51.100.3")}, SourceKubeVIP, "198.51.100.3"},
+		{"ours over every other", []svcrulestest.SvcOpt{svcrulestest.IPs("198.51.100.9"), svcrulestest.Ann(AnnotationMetalLBIPs, "198.51.100.1"),
+			svcrulestest.Ann(AnnotationKubeVIPIPs, "198.51.100.3"), svcrulestest.LBIP("198.51.100.4")}, SourceAnnotation, "198.51.100.9"},
+		{"metallb.io over metallb.universe.tf", []svcrulestest.SvcOpt{svcrulestest.Ann(AnnotationMetalLBLegacyIPs, "198.51.100.2"),
+			svcrulestest.Ann(AnnotationMetalLBIPs, "198.51.100.1")}, SourceMetalLB, "198.51.100.1"},
+		{"metallb over kube-vip", []svcrulestest.SvcOpt{svcrulestest.Ann(AnnotationKubeVIPIPs, "198.51.100.3"),
+			svcrulestest.Ann(AnnotationMetalLBLegacyIPs, "198.51.100.2")}, SourceMetalLBLegacy, "198.51.100.2"},
+		{"kube-vip over spec.loadBalancerIP and the allocation", []svcrulestest.SvcOpt{svcrulestest.Ann(AnnotationKubeVIPIPs, "198.51.100.3"),
+			svcrulestest.LBIP("198.51.100.4"), svcrulestest.Allocated("198.51.100.5")}, SourceKubeVIP, "198.51.100.3"},
+		{"a blank foreign annotation is absent", []svcrulestest.SvcOpt{svcrulestest.Ann(AnnotationMetalLBIPs, " "), svcrulestest.LBIP("198.51.100.4")}, SourceLoadBalancerIP, "198.51.100.4"},
+		{"a present foreign annotation with bad tokens still wins", []svcrulestest.SvcOpt{svcrulestest.Ann(AnnotationKubeVIPIPs, "nope"), svcrulestest.LBIP("198.51.100.4")}, SourceKubeVIP, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := RequestOf(svcrulestest.Svc("web", tc.opts...))
-			got := ""
-			if len(r.IPs) > 0 {
-				got = r.IPs[0].String()
+			var got []string
+			for _, ip := range r.IPs {
+				got = append(got, ip.String())
 			}
-			if r.Source != tc.want || got != tc.ips {
+			if r.Source != tc.want || strings.Join(got, ",") != tc.ips {
 				t.Errorf("RequestOf = %v %v, want %v %s", r.Source, r.IPs, tc.want, tc.ips)
 			}
-			if r.Source.ByUser() != (tc.want == SourceAnnotation || tc.want == SourceLoadBalancerIP) {
+			if r.Source.ByUser() != (tc.want != SourceNone && tc.want != SourceAllocated) {
 				t.Errorf("ByUser = %v for %v", r.Source.ByUser(), r.Source)
 			}
 		})

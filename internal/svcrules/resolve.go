@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
 )
 
 // Input is everything Resolve looks at. Resolve never modifies it.
@@ -17,10 +19,18 @@ type Input struct {
 	Services       []*corev1.Service
 	EndpointSlices []*discoveryv1.EndpointSlice
 	Nodes          []*corev1.Node
-	Class          Class
+	// Pools say where their VIPs are announced (spec.l2): which nodes are candidates and
+	// on which interfaces. A VIP in no pool may be announced by every node.
+	Pools []*v1alpha1.VIPPool
+	Class Class
 	// Self, if set, is the node asking: it counts as a Cluster candidate even when its Node
-	// object is missing (a node needs no Node object to serve).
+	// object is missing (a node needs no Node object to serve), unless the VIP's pool
+	// selects nodes by label.
 	Self string
+	// IgnoreExcludeLB makes nodes with the label
+	// node.kubernetes.io/exclude-from-external-load-balancers candidates too
+	// (--ignore-exclude-lb: control-plane-only clusters carry it on every node).
+	IgnoreExcludeLB bool
 }
 
 // VIP is one wanted VIP: the Services that got it and the nodes that may announce it.
@@ -32,6 +42,11 @@ type VIP struct {
 	Candidates []string
 	// NoCandidate says why Candidates is empty ("" when it is not).
 	NoCandidate string
+	// Pool is the VIPPool the VIP belongs to (PoolOfVIP), "" for none.
+	Pool string
+	// Interfaces are the pool's spec.l2.interfaces, names or patterns that may carry the
+	// VIP; nil means the agent's --interface.
+	Interfaces []string
 }
 
 // Problem is one refused or partly refused request of one Service.
@@ -51,12 +66,12 @@ func Resolve(in Input) (map[netip.Addr]VIP, []Problem) {
 	served, problems := servedServices(in.Services, in.Class)
 	claims, p := claimIPs(served, nodeAddresses(in.Nodes))
 	problems = append(problems, p...)
-	cand := newCandidacy(in)
+	cand, pools := newCandidacy(in), ParsePools(in.Pools)
 	vips := make(map[netip.Addr]VIP, len(claims))
 	for ip, claimants := range claims {
 		accepted, p := resolveSharing(ip, claimants)
 		problems = append(problems, p...)
-		v := cand.vip(ip, accepted)
+		v := cand.vip(ip, accepted, PoolOfVIP(pools, ip, recordedPool(ip, accepted)))
 		if v.NoCandidate != "" {
 			problems = append(problems, noCandidate(v)...)
 		}
@@ -132,6 +147,17 @@ func resolveSharing(ip netip.Addr, claimants []*corev1.Service) ([]*corev1.Servi
 			Message: fmt.Sprintf("%s cannot be shared: %s", ip, r.Why)})
 	}
 	return accepted, problems
+}
+
+// recordedPool is the pool the first of svcs that records one names for ip in
+// vipkeeper.io/allocated-pools.
+func recordedPool(ip netip.Addr, svcs []*corev1.Service) string {
+	for _, svc := range svcs {
+		if name := AllocatedPools(svc.Annotations[AnnotationAllocatedPools])[ip]; name != "" {
+			return name
+		}
+	}
+	return ""
 }
 
 // nodeAddresses maps every IP in any Node's status to the Node's name.

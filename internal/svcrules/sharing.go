@@ -63,15 +63,15 @@ type Refusal struct {
 func (r Refusal) OK() bool { return r.Reason == "" }
 
 // CanShare says whether svc may use an IP that holders (mutually compatible) already use:
-// all carry the same non-empty sharing key, the same externalTrafficPolicy, and no two use
-// the same (protocol, port).
+// all carry the same non-empty sharing key (SharingKey), the same externalTrafficPolicy,
+// and no two use the same (protocol, port).
 func CanShare(holders []*corev1.Service, svc *corev1.Service) Refusal {
-	key := svc.Annotations[AnnotationSharingKey]
+	key := SharingKey(svc)
 	for _, h := range holders {
 		if h == svc {
 			continue
 		}
-		hk, other := h.Annotations[AnnotationSharingKey], NameOf(h)
+		hk, other := SharingKey(h), NameOf(h)
 		refuse := func(reason, format string, a ...any) Refusal {
 			return Refusal{Reason: reason, Other: other, Why: fmt.Sprintf("Service %s uses it "+format, append([]any{other}, a...)...)}
 		}

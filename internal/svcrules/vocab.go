@@ -11,8 +11,15 @@ const (
 	AnnotationIPs = "vipkeeper.io/loadbalancer-ips"
 	// AnnotationAllocatedIPs holds the VIPs the pool allocator chose (same format).
 	AnnotationAllocatedIPs = "vipkeeper.io/allocated-ips"
+	// AnnotationAllocatedPools records the pool each allocated VIP came from
+	// ("198.51.100.3=pool-a,2001:db8::3=pool-b"), written by the allocator; it decides
+	// which pool's spec.l2 applies to the VIP.
+	AnnotationAllocatedPools = "vipkeeper.io/allocated-pools"
 	// AnnotationSharingKey lets Services share one VIP when they all carry the same value.
 	AnnotationSharingKey = "vipkeeper.io/sharing-key"
+	// AnnotationPool asks for VIPs from the named VIPPool only; the only way to get
+	// addresses of a pool with autoAssign false.
+	AnnotationPool = "vipkeeper.io/pool"
 	// DefaultClass is the spec.loadBalancerClass served by default.
 	DefaultClass = "vipkeeper.io/lb"
 )

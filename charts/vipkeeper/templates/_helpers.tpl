@@ -34,6 +34,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: {{ .Values.loadBalancerClass | quote }}
 - name: VIPKEEPER_DEFAULT_CLASS
   value: {{ .Values.defaultClass | quote }}
+- name: VIPKEEPER_IGNORE_EXCLUDE_LB
+  value: {{ .Values.ignoreExcludeLB | quote }}
 - name: VIPKEEPER_METRICS_ADDR
   value: {{ printf ":%v" .Values.metrics.port | quote }}
 - name: VIPKEEPER_HEALTH_ADDR

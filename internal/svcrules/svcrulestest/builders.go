@@ -163,3 +163,22 @@ func NNs(names ...string) []types.NamespacedName {
 
 // IP parses s.
 func IP(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// Ann sets any annotation (MetalLB's and kube-vip's, say).
+func Ann(k, v string) SvcOpt {
+	return func(s *corev1.Service) { s.Annotations[k] = v }
+}
+
+// Ingress sets status.loadBalancer.ingress, as another load balancer left it.
+func Ingress(ips ...string) SvcOpt {
+	return func(s *corev1.Service) {
+		for _, ip := range ips {
+			s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: ip})
+		}
+	}
+}
+
+// Label sets a label on a Node.
+func Label(k, v string) NodeOpt {
+	return func(n *corev1.Node) { n.Labels[k] = v }
+}
