@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // kernelPort is what the Announcer asks of netlink; *kernel is the real one, and tests wrap
@@ -46,9 +47,12 @@ type Announcer struct {
 	carryAddrs []kaddr
 	carryRes   map[carryKey]error
 	carryAt    time.Time
-	closed     bool
-	running    bool
-	vips       map[netip.Addr]*vip // VIPs this process installed and announces
+	// Add's address dump and when it was taken (installDump).
+	addAddrs []kaddr
+	addAt    time.Time
+	closed   bool
+	running  bool
+	vips     map[netip.Addr]*vip // VIPs this process installed and announces
 	// homes is the interface each VIP was last installed on, kept until it was removed,
 	// so a removal can tell that an address it does not own sits where it put its own.
 	homes map[netip.Addr]link
@@ -115,11 +119,39 @@ func (a *Announcer) Add(ctx context.Context, d Address) error {
 	if v := a.vips[ip]; v != nil && time.Now().Before(v.expires) && slices.Equal(v.allowed, d.Interfaces) {
 		return a.refreshLocked(v, d.Until)
 	}
-	addrs, err := a.k.list()
+	_, again := a.homes[ip]
+	addrs, err := a.installDump(again)
 	if err != nil {
 		return fmt.Errorf("add %s: %w", ip, err)
 	}
-	return a.installLocked(ip, d, addrs)
+	err = a.installLocked(ip, d, addrs, !again)
+	if errors.Is(err, unix.EEXIST) { // a copy the dump missed: decide on a fresh one
+		if addrs, err = a.installDump(true); err != nil {
+			return fmt.Errorf("add %s: %w", ip, err)
+		}
+		err = a.installLocked(ip, d, addrs, false)
+	}
+	return err
+}
+
+// installDumpAge is how long Add reuses an address dump for new VIPs: with thousands of
+// addresses a dump costs milliseconds, and a node acquiring thousands of VIPs would dump
+// once per VIP. A new VIP is created exclusively (NLM_F_EXCL), so an address the dump
+// missed on its interface fails the create (EEXIST) and is judged on a fresh dump.
+const installDumpAge = 250 * time.Millisecond
+
+// installDump returns the addresses for Add: a fresh dump when fresh (a VIP this process
+// installed before, which may sit on another interface), else one at most installDumpAge old.
+func (a *Announcer) installDump(fresh bool) ([]kaddr, error) {
+	if !fresh && a.addAddrs != nil && time.Since(a.addAt) < installDumpAge {
+		return a.addAddrs, nil
+	}
+	addrs, err := a.k.list()
+	if err != nil {
+		return nil, err
+	}
+	a.addAddrs, a.addAt = addrs, time.Now()
+	return addrs, nil
 }
 
 // Remove withdraws ip: its address goes first, then its announcements stop.

@@ -112,6 +112,33 @@ func TestAdd_RefusesAnAddressThatIsNotOwned(t *testing.T) {
 	}
 }
 
+// Add reuses an address dump for new VIPs for a moment; a foreign address that appeared
+// after the dump is still never taken over: the exclusive create fails and a fresh dump
+// finds it.
+func TestAdd_AForeignAddressNewerThanTheDumpIsStillRefused(t *testing.T) {
+	for _, tc := range []struct{ vip, cidr string }{{"198.51.100.98", "198.51.100.98/32"}, {"2001:db8::98", "2001:db8::98/128"}} {
+		t.Run(tc.vip, func(t *testing.T) {
+			l := newLab(t).with(t)
+			a := l.announcer(Config{Interface: "eth0"})
+			if err := a.Add(t.Context(), hold("198.51.100.7", time.Minute)); err != nil { // takes the dump
+				t.Fatalf("Add: %v", err)
+			}
+			l.ip("-n", l.node, "addr", "add", tc.cidr, "dev", "eth0", "nodad")
+			a.mu.Lock()
+			a.addAt = time.Now() // the dump, taken before the foreign address, is still current
+			a.mu.Unlock()
+			err := a.Add(t.Context(), hold(tc.vip, time.Minute))
+			if !errors.Is(err, ErrForeign) {
+				t.Fatalf("Add = %v, want ErrForeign", err)
+			}
+			got := l.nodeAddrs()
+			if i := indexOf(got, tc.cidr); i < 0 || got[i].Valid != -1 {
+				t.Errorf("foreign address changed: %+v", got)
+			}
+		})
+	}
+}
+
 func TestAdd_WithLessThanOneSecondLeftRemovesTheVIP(t *testing.T) {
 	l := newLab(t)
 	a := l.announcer(Config{})

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // lifetimeTries bounds how often replaceLocked sends an address whose netlink call returned
@@ -14,8 +16,9 @@ import (
 const lifetimeTries = 3
 
 // installLocked puts ip on its interface and sends the first announcement;
-// if that fails the address is removed again.
-func (a *Announcer) installLocked(ip netip.Addr, d Address, addrs []kaddr) error {
+// if that fails the address is removed again. With exclusive, the address is created only if the interface does not have it yet
+// (EEXIST otherwise, unwrapped for Add to look again).
+func (a *Announcer) installLocked(ip netip.Addr, d Address, addrs []kaddr, exclusive bool) error {
 	l, err := a.linkFor(ip, d.Interfaces, addrs)
 	if err != nil {
 		return fmt.Errorf("add %s: %w", ip, err)
@@ -27,10 +30,14 @@ func (a *Announcer) installLocked(ip netip.Addr, d Address, addrs []kaddr) error
 		return fmt.Errorf("add %s: %w", ip, err)
 	}
 	v := &vip{ip: ip, link: l, allowed: slices.Clone(d.Interfaces)}
-	a.homes[ip] = l
-	if err := a.replaceLocked(v, d.Until); err != nil {
+	if err := a.setLifetimeLocked(v, d.Until, exclusive); err != nil {
+		if exclusive && errors.Is(err, unix.EEXIST) {
+			return err
+		}
+		a.homes[ip] = l
 		return err
 	}
+	a.homes[ip] = l
 	if err := a.sendLocked(v); err != nil {
 		rerr := a.removeLocked(ip)
 		a.log.Warn("vip rolled back", "vip", ip, "iface", l.name, "err", err)
@@ -61,15 +68,23 @@ func (a *Announcer) refreshLocked(v *vip, until time.Time) error {
 // shorter lifetime now left. With less than a second left, or after lifetimeTries slow
 // calls, the address is removed instead and ErrExpired returned.
 func (a *Announcer) replaceLocked(v *vip, until time.Time) error {
-	for range lifetimeTries {
+	return a.setLifetimeLocked(v, until, false)
+}
+
+// setLifetimeLocked is replaceLocked whose first call, with exclusive, only creates.
+func (a *Announcer) setLifetimeLocked(v *vip, until time.Time, exclusive bool) error {
+	for try := range lifetimeTries {
 		start := time.Now()
 		lft, ok := lifetime(until, start)
 		if !ok {
 			return errors.Join(fmt.Errorf("add %s: %w", v.ip, ErrExpired), a.removeLocked(v.ip))
 		}
 		spec := addrSpec{index: v.link.index, ip: v.ip, label: a.mark.label(v.link.name),
-			proto: a.mark.proto, metric: a.mark.metric, lft: lft}
+			proto: a.mark.proto, metric: a.mark.metric, lft: lft, exclusive: exclusive && try == 0}
 		if err := a.k.replace(spec); err != nil {
+			if spec.exclusive && errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("add %s on %s: %w", v.ip, v.link.name, err)
+			}
 			return kernelErr(fmt.Sprintf("add %s on %s", v.ip, v.link.name), err)
 		}
 		life := time.Duration(lft) * time.Second
@@ -192,14 +207,14 @@ func (a *Announcer) applyLocked(d Address, addrs []kaddr) error {
 	}
 	v := a.vips[ip]
 	if v == nil || !time.Now().Before(v.expires) {
-		return a.installLocked(ip, d, addrs)
+		return a.installLocked(ip, d, addrs, false)
 	}
 	l, err := a.linkFor(ip, d.Interfaces, addrs)
 	if err != nil {
 		return fmt.Errorf("add %s: %w", ip, err)
 	}
 	if l.index != v.link.index || !a.ownedOn(ip, l.index, addrs) {
-		return a.installLocked(ip, d, addrs) // moved, or deleted behind our back
+		return a.installLocked(ip, d, addrs, false) // moved, or deleted behind our back
 	}
 	return a.refreshLocked(v, d.Until)
 }

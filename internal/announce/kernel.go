@@ -84,12 +84,18 @@ type addrSpec struct {
 	proto  uint8  // IFA_PROTO
 	metric uint32 // IFA_RT_PRIORITY
 	lft    uint32 // valid and preferred lifetime, seconds
+	// exclusive: create only (NLM_F_EXCL), EEXIST if the interface has the address.
+	exclusive bool
 }
 
 // replace creates the host address of s, or updates its lifetimes if it is
 // there (NLM_F_REPLACE), marked with its proto, metric and label.
 func (k *kernel) replace(s addrSpec) error {
-	req := k.request(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
+	mode := unix.NLM_F_REPLACE
+	if s.exclusive {
+		mode = unix.NLM_F_EXCL
+	}
+	req := k.request(unix.RTM_NEWADDR, unix.NLM_F_CREATE|mode|unix.NLM_F_ACK)
 	flags := vipFlags(s.ip)
 	msg := addrMsg(s.index, s.ip)
 	msg.Flags = uint8(flags)

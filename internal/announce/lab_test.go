@@ -28,7 +28,7 @@ import (
 //	node eth0 198.51.100.2/24 2001:db8::2/64  <->  client eth0 198.51.100.3/24 2001:db8::3/64
 //	node eth1 203.0.113.2/25                  <->  client eth1 203.0.113.3/25
 type lab struct {
-	t            *testing.T
+	t            testing.TB
 	node, client string // namespace names, "vktest-<random>-node"
 	nodeMAC      string // node eth0
 }
@@ -56,7 +56,7 @@ func sweepDeadLabs() {
 	}
 }
 
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
@@ -66,7 +66,7 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	needRoot(t)
 	b := make([]byte, 4)
@@ -199,7 +199,7 @@ func (l *lab) nodeHas(cidr string) string {
 }
 
 // with returns a copy of l that reports to t (a subtest).
-func (l *lab) with(t *testing.T) *lab {
+func (l *lab) with(t testing.TB) *lab {
 	c := *l
 	c.t = t
 	return &c

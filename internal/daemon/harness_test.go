@@ -107,6 +107,8 @@ type cluster struct {
 	nodes []*node
 	vips  []netip.Addr
 	rng   *lockedRand // nil: no jitter
+	// tune, if set, adjusts each node's election config.
+	tune func(*election.Config)
 
 	failed     atomic.Bool
 	violations atomic.Int32
@@ -195,6 +197,9 @@ func (c *cluster) start(n *node) {
 	n.src = daemontest.NewSource(c.watch())
 	n.plane = daemontest.NewPlane(n.name, n.kernel, c.hist, c.onAdd)
 	ec := c.tm.election(n.name)
+	if c.tune != nil {
+		c.tune(&ec)
+	}
 	if c.rng != nil {
 		ec.Rand = c.rng.child().Float64
 	}

@@ -213,11 +213,17 @@ func TestIntegration_LeaderCutOffFromTheAPIWithdrawsBeforeASuccessorAnnounces(t 
 		w.At.Sub(s), a.Node, a.At.Sub(s), a.At.Sub(w.Done))
 	c.checkLease(a.Node)
 
+	limit := s.Add(fast.rd + election.DefaultKernelSlack(fast.ld, fast.rd))
+	for _, e := range c.hist.Events(and(of(leader.name, daemontest.KindAdd), after(cut))) {
+		if e.Seq < w.Seq && e.Until.After(limit) {
+			t.Errorf("the old leader set a lifetime past its fence + slack %v: %v", limit, e)
+		}
+	}
 	leader.store.SetMode(daemontest.OK)
 	leader.src.Partition(false)
 	time.Sleep(fast.ld)
-	if evs := c.hist.Events(and(of(leader.name, daemontest.KindAdd), after(cut))); len(evs) > 0 {
-		t.Errorf("the old leader announced again: %v", evs)
+	if evs := c.hist.Events(and(of(leader.name, daemontest.KindAdd), afterSeq(w.Seq))); len(evs) > 0 {
+		t.Errorf("the old leader announced again after it withdrew: %v", evs)
 	}
 	if got := c.soleHolder(vip); got.name != a.Node {
 		t.Errorf("holder %s, want %s", got.name, a.Node)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipkeeper/vipkeeper/internal/announce/announcetest"
 	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
 	"github.com/vipkeeper/vipkeeper/internal/election"
 	"github.com/vipkeeper/vipkeeper/internal/lease"
@@ -67,6 +68,54 @@ func TestDaemon_WantsArrivingDuringStopStartNoElector(t *testing.T) {
 		}
 		if l := c.lease(vip2); l != nil {
 			t.Errorf("a stopping daemon created Lease %s held by %q", l.Name, holderOf(l))
+		}
+	})
+}
+
+// A data-plane pass of seconds (a node acquiring or refreshing thousands of IPv6 VIPs:
+// each address change costs the kernel time linear in the namespace's addresses) must not
+// hold up the presence renewals, which are due every retry period: the loop runs the plane
+// in slices between its inputs. (All 80 are acquired at once, so one pass installs them
+// all; it takes half the renew deadline, more than a retry period, and the refreshes stay
+// within what the plane can do.)
+func TestDaemon_ALongDataPlanePassDoesNotHoldUpThePresenceRenewals(t *testing.T) {
+	inBubbles(t, func(t *testing.T, tm timing) {
+		vips := make([]netip.Addr, 80) // the fake watch channel holds 100 events
+		for i := range vips {
+			vips[i] = netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)})
+		}
+		c := newCluster(t, tm, vips, "a")
+		defer c.shutdown()
+		a := c.node("a")
+		c.tune = func(ec *election.Config) { ec.MaxInflight = 2 * len(vips) }
+		per := tm.rd / 2 / time.Duration(len(vips))
+		a.kernel = announcetest.New(announcetest.Config{Fail: func(op string, _ netip.Addr) error {
+			if op == "add" {
+				time.Sleep(per)
+			}
+			return nil
+		}})
+		c.startAll(wantsFor(vips, "a"))
+		time.Sleep(3 * tm.rd)
+		if rm := c.hist.Events(of("a", daemontest.KindRemove)); len(rm) > 0 {
+			t.Errorf("%d withdrawals while the VIPs went up, first %v", len(rm), rm[0])
+		}
+		var down []netip.Addr
+		for _, ip := range vips {
+			if !a.kernel.Holds(ip) {
+				down = append(down, ip)
+			}
+		}
+		if len(down) > 0 {
+			t.Errorf("%d of %d VIPs up after %v; %v is down:\n%v", len(vips)-len(down), len(vips), 3*tm.rd, down[0],
+				c.hist.Events(func(e event) bool { return e.VIP == down[0] || e.Lease == lease.Name(down[0]) }))
+		}
+		renews := c.hist.Events(and(of("a", daemontest.KindWrite), claimed))
+		for i := 1; i < len(renews); i++ {
+			if gap := renews[i].At.Sub(renews[i-1].At); gap > tm.rp+tm.rp/4 {
+				t.Errorf("presence renewals %v apart (retry period %v): %v then %v", gap, tm.rp, renews[i-1], renews[i])
+				break
+			}
 		}
 	})
 }

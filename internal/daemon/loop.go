@@ -123,10 +123,14 @@ func (sh *shell) run() {
 				return
 			}
 		}
-		if sh.step(election.Ticked{}) {
+		if sh.step(election.Ticked{}) || sh.runPlane(planeSlice) {
 			return
 		}
-		timer.Reset(sh.untilWake())
+		wait := sh.untilWake()
+		if sh.planePending() {
+			wait = 0 // more data-plane work: look at the inputs, then go on with it
+		}
+		timer.Reset(wait)
 		select {
 		case <-sh.ctx.Done():
 			sh.abandon()
@@ -168,7 +172,11 @@ func (sh *shell) handle(in input) bool {
 // step feeds one event and executes the actions in order; a data-plane outcome is stepped
 // at once and its actions run before the rest. It reports whether the core stopped.
 func (sh *shell) step(ev election.Event) bool {
-	acts := sh.d.core.Step(time.Now(), ev)
+	return sh.exec(sh.d.core.Step(time.Now(), ev))
+}
+
+// exec executes actions in order; it reports whether the core stopped.
+func (sh *shell) exec(acts []election.Action) bool {
 	for len(acts) > 0 {
 		a := acts[0]
 		acts = acts[1:]
@@ -192,11 +200,12 @@ func (sh *shell) do(a election.Action) ([]election.Action, bool) {
 			return sh.d.cfg.Leases.Get(ctx, a.Ref)
 		})
 	case election.Install:
-		return sh.d.core.Step(time.Now(), sh.install(a)), false
-	case election.Uninstall:
-		return sh.d.core.Step(time.Now(), sh.uninstall(a)), false
-	case election.Sweep:
-		return sh.d.core.Step(time.Now(), election.Swept{OK: sh.resweep()}), false
+		if a.Ready { // the answer to PlaneDue
+			return sh.d.core.Step(time.Now(), sh.install(a)), false
+		}
+		sh.queuePlane(a)
+	case election.Uninstall, election.Sweep:
+		sh.queuePlane(a)
 	case election.Stopped:
 		return nil, true
 	}
@@ -244,6 +253,7 @@ func (sh *shell) resweep() bool {
 // abandon is the hard stop: the budget ended before the core stopped. Take every address
 // down anyway; the Leases run out on their own.
 func (sh *shell) abandon() {
+	sh.planeUp, sh.planeDown = nil, nil
 	for ip := range sh.installed {
 		sh.uninstall(election.Uninstall{VIP: ip, Reason: "shutdown deadline"})
 	}

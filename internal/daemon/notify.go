@@ -35,6 +35,11 @@ func (sh *shell) withdrawn(ip netip.Addr, reason string) {
 // installFailed reports a VIP this node could not put in place, once per kind of problem.
 func (sh *shell) installFailed(ip netip.Addr, class election.PlaneClass, err error) {
 	sh.d.m.planeFails.WithLabelValues("add").Inc()
+	if class == election.PlaneExpired { // the node's fence, not the VIP: no Event
+		sh.d.log.Warn("vip not installed: its lifetime would end within a second; waiting for the next presence renewal",
+			"vip", ip.String(), "err", err)
+		return
+	}
 	msg := err.Error()
 	if class == election.PlaneRefused {
 		msg = "node " + sh.d.cfg.Election.Identity + " cannot put the address in place and gives the VIP up so another node serves it: " + msg

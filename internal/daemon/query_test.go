@@ -36,6 +36,9 @@ func and(fs ...func(event) bool) func(event) bool {
 // after keeps events issued at or after t.
 func after(t time.Time) func(event) bool { return func(e event) bool { return !e.At.Before(t) } }
 
+// afterSeq keeps the events that returned after the event numbered seq.
+func afterSeq(seq int) func(event) bool { return func(e event) bool { return e.Seq > seq } }
+
 func before(t time.Time) func(event) bool { return func(e event) bool { return e.At.Before(t) } }
 
 func notNode(node string) func(event) bool { return func(e event) bool { return e.Node != node } }

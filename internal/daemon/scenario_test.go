@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
+	"github.com/vipkeeper/vipkeeper/internal/election"
 )
 
 var (
@@ -135,6 +136,20 @@ func (c *cluster) fenced(n *node, from time.Time) event {
 	return w
 }
 
+// withinFence checks that n's adds between the cut and its withdrawal w (lifetime
+// refreshes) never set a kernel lifetime past the fence of its last successful write s
+// plus the slack.
+func (c *cluster) withinFence(n *node, s, cut time.Time, w event) {
+	c.t.Helper()
+	limit := s.Add(c.tm.rd + election.DefaultKernelSlack(c.tm.ld, c.tm.rd))
+	for _, e := range c.hist.Events(and(of(n.name, daemontest.KindAdd), after(cut))) {
+		if e.Seq < w.Seq && e.Until.After(limit) {
+			c.t.Errorf("%s set a lifetime until %v, past its fence + slack %v: %v", n.name,
+				e.Until.Sub(bubbleStart), limit.Sub(bubbleStart), e)
+		}
+	}
+}
+
 func (c *cluster) setModes(m daemontest.Mode) {
 	for _, n := range c.nodes {
 		n.store.SetMode(m)
@@ -167,11 +182,12 @@ func TestDaemon_PartitionedLeaderWithdrawsBeforeASuccessorAnnounces(t *testing.T
 			t.Errorf("successor announced %v after the last renew, bound LeaseDuration+RetryPeriod = %v", took, bound)
 		}
 
+		c.withinFence(leader, s, cut, w)
 		leader.store.SetMode(daemontest.OK)
 		leader.src.Partition(false)
 		time.Sleep(2 * tm.ld)
-		if evs := c.hist.Events(and(of(leader.name, daemontest.KindAdd), after(cut))); len(evs) > 0 {
-			t.Errorf("the old leader announced again after the partition healed: %v", evs)
+		if evs := c.hist.Events(and(of(leader.name, daemontest.KindAdd), afterSeq(w.Seq))); len(evs) > 0 {
+			t.Errorf("the old leader announced again after it withdrew: %v", evs)
 		}
 		if got := c.soleHolder(vip); got.name != a.Node {
 			t.Errorf("holder %s, want the successor %s", got.name, a.Node)

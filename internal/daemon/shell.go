@@ -26,6 +26,9 @@ type shell struct {
 	refused   map[netip.Addr]string // last install problem reported, to report each once
 	// presenceProblem is the reason last reported for a refused presence ("" when fine).
 	presenceProblem string
+	// planeDown (Uninstall, Sweep) and planeUp (Install) are the data-plane calls waiting
+	// to run, in order within each; withdrawals go first.
+	planeDown, planeUp []election.Action
 }
 
 func newShell(d *Daemon, ctx context.Context) *shell {
@@ -167,6 +170,8 @@ func planeClass(err error) election.PlaneClass {
 	case errors.Is(err, announce.ErrForeign), errors.Is(err, announce.ErrCannotCarry),
 		errors.Is(err, announce.ErrAnnounce), errors.Is(err, announce.ErrInvalidVIP):
 		return election.PlaneRefused
+	case errors.Is(err, announce.ErrExpired):
+		return election.PlaneExpired
 	}
 	return election.PlaneTransient
 }

@@ -27,6 +27,13 @@ type Config struct {
 	// LeaseDuration - RenewDeadline. Defaults (LD - RD)/2 - 0.5s and 1s.
 	KernelSlack    time.Duration
 	KernelLateness time.Duration
+	// RefreshAhead: an address that is up gets its kernel lifetime extended to the newest
+	// fence only once less than this (plus the second the kernel's rounding may take) is
+	// left of it, so a renewal does not cost one kernel
+	// call per held VIP (an IPv6 address change costs the kernel time linear in the
+	// namespace's addresses). It must exceed the time a pass over the held VIPs takes.
+	// Default RenewDeadline / 2.
+	RefreshAhead time.Duration
 	// MaxInflight bounds the reads and ownership writes in flight at once (default 64), so
 	// a node holding thousands of VIPs never floods a slow API server.
 	MaxInflight int
@@ -60,6 +67,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 64
+	}
+	if c.RefreshAhead == 0 {
+		c.RefreshAhead = c.RenewDeadline / 2
 	}
 	return c
 }
@@ -111,6 +121,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInflight <= 0 {
 		add("election config: MaxInflight %d must be positive", c.MaxInflight)
+	}
+	if c.RefreshAhead < minLifetime {
+		add("election config: RefreshAhead %v must be at least %v", c.RefreshAhead, minLifetime)
 	}
 	return errors.Join(errs...)
 }

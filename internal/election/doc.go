@@ -20,7 +20,9 @@
 // the VIP's record names this node's current incarnation and (b) its presence fence
 // stands: the emission time of its newest presence write known to have landed, plus
 // RenewDeadline. Install.Until carries the fence plus KernelSlack, so the kernel drops the
-// address by itself if the process freezes or dies.
+// address by itself if the process freezes or dies. An address that is up is extended to a
+// newer fence only once less than RefreshAhead is left of its lifetime (a shorter lifetime
+// is always safe; the kernel call per VIP is what it saves).
 //
 //   - Presence renewals are conditioned on holder and incarnation, not on resourceVersion,
 //     so several may be in flight; each that lands moves the fence to its own emission +

@@ -16,6 +16,8 @@ func (n *Node) handle(t time.Time, ev Event, out []Action) []Action {
 		n.onResult(t, result{id: ev.ID, write: true, rec: ev.Record, class: ev.Class, took: ev.Took, stale: ev.Stale})
 	case ReadDone:
 		n.onResult(t, result{id: ev.ID, rec: ev.Record, class: ev.Class, took: ev.Took, stale: ev.Stale})
+	case PlaneDue:
+		out = n.onPlaneDue(t, ev.VIP, out)
 	case PlaneDone:
 		n.onPlane(t, ev)
 	case Swept:

@@ -1,17 +1,21 @@
 package election
 
 import (
+	"net/netip"
 	"time"
 )
 
 // planeState is what the core knows of one VIP's address on this node.
 type planeState struct {
-	up      bool      // the last Install succeeded and no Uninstall was asked for since
-	busy    bool      // an Install or Uninstall was emitted; its PlaneDone has not come
-	mayBeUp bool      // an Install was emitted since the last successful Uninstall
-	until   time.Time // the latest kernel expiry asked for since then (core time)
-	asked   time.Time // Until of the Install in flight
-	have    time.Time // Until of the last successful Install
+	up   bool // the last Install succeeded and no Uninstall was asked for since
+	busy bool // an Install or Uninstall was emitted; its PlaneDone has not come
+	// installing: what is in flight is an Install (a queued one may be PlaneDue'd).
+	installing bool
+	mayBeUp    bool      // an Install was emitted since the last successful Uninstall
+	until      time.Time // the latest kernel expiry asked for since then (core time)
+	asked      time.Time // Until of the Install in flight
+	have       time.Time // Until of the last successful Install
+	expired    time.Time // Until of the last Install that came back PlaneExpired
 	// removeFailed: the last Uninstall failed, so the address may live until until +
 	// KernelLateness; no release of the VIP's record before it is gone or that time passed.
 	removeFailed bool
@@ -26,6 +30,10 @@ func (n *Node) kernelGoneAt(v *vip) time.Time { return v.plane.until.Add(n.cfg.K
 
 // target is the kernel expiry of an address installed now: the fence plus the slack.
 func (n *Node) target() time.Time { return n.self.fence.Add(n.cfg.KernelSlack) }
+
+// minLifetime is the shortest kernel lifetime an Install may ask for: lifetimes are whole
+// seconds, rounded down (announce refuses less with ErrExpired).
+const minLifetime = time.Second
 
 // desiredUp reports whether v's address should be up here at t: its record names our
 // incarnation, our presence fence stands, and we should hold it.
@@ -44,10 +52,16 @@ func (n *Node) planPlane(t time.Time, v *vip, out []Action) ([]Action, time.Time
 		switch {
 		case ps.up && !ps.have.Before(tgt):
 			return out, time.Time{}
+		case ps.up && ps.have.Sub(t) > n.cfg.RefreshAhead+minLifetime:
+			// extend once little is left (the kernel's whole seconds may end it up to
+			// minLifetime before have)
+			return out, ps.have.Add(-n.cfg.RefreshAhead - minLifetime)
+		case tgt.Sub(t) < minLifetime || !tgt.After(ps.expired):
+			return out, time.Time{} // too short for the kernel: the next renewal moves the fence
 		case t.Before(ps.retryAt):
 			return out, ps.retryAt
 		}
-		ps.busy, ps.mayBeUp, ps.asked = true, true, tgt
+		ps.busy, ps.installing, ps.mayBeUp, ps.asked = true, true, true, tgt
 		ps.until = later(ps.until, tgt)
 		n.active[v.ip] = struct{}{}
 		return append(out, Install{VIP: v.ip, Until: n.clk.raw(tgt)}), time.Time{}
@@ -86,6 +100,26 @@ func (n *Node) downReason(v *vip, t time.Time) string {
 	return ReasonNotEligible
 }
 
+// onPlaneDue answers a shell about to run v's queued Install: run it now with the target
+// of the fence that stands now, or cancel it (the address should not go up here now, or
+// the lifetime left would be too short) and plan v afresh.
+func (n *Node) onPlaneDue(t time.Time, ip netip.Addr, out []Action) []Action {
+	v := n.vips[ip]
+	if v == nil || !v.plane.busy || !v.plane.installing {
+		return out
+	}
+	ps := &v.plane
+	tgt := n.target()
+	if !n.desiredUp(v, t) || tgt.Sub(t) < minLifetime {
+		ps.busy, ps.installing = false, false
+		n.sched.markVIP(ip)
+		return out
+	}
+	ps.asked = later(ps.asked, tgt)
+	ps.until = later(ps.until, ps.asked)
+	return append(out, Install{VIP: ip, Until: n.clk.raw(ps.asked), Ready: true})
+}
+
 // onPlane handles the outcome of an Install or Uninstall.
 func (n *Node) onPlane(t time.Time, ev PlaneDone) {
 	v := n.vips[ev.VIP]
@@ -93,7 +127,7 @@ func (n *Node) onPlane(t time.Time, ev PlaneDone) {
 		return
 	}
 	ps := &v.plane
-	ps.busy = false
+	ps.busy, ps.installing = false, false
 	n.sched.markVIP(v.ip)
 	if !ev.Install {
 		n.onUninstalled(t, v, ev.Class)
@@ -104,6 +138,8 @@ func (n *Node) onPlane(t time.Time, ev PlaneDone) {
 		ps.up, ps.have, ps.installFails, ps.retryAt = true, ps.asked, 0, time.Time{}
 	case PlaneRefused:
 		n.refuse(t, v)
+	case PlaneExpired: // the data plane removed the address rather than set so short a lifetime
+		ps.up, ps.expired = false, ps.asked
 	default:
 		ps.installFails++
 		if ps.installFails >= maxInstallFails {

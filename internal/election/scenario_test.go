@@ -25,7 +25,9 @@ import (
 //	observe vip=IP|node=N (absent | rv=N holder=X inc=~K [token=~K-ID] [terminating])
 //	wrote id=N [class=C] [stale] [rv=.. holder=.. inc=.. token=.. terminating]
 //	read id=N [class=C] [stale] [record as for observe]
-//	plane install=ok|transient|refused uninstall=ok|transient   (outcomes from now on)
+//	plane install=ok|transient|refused|expired uninstall=ok|transient queue=on|off
+//	      (outcomes from now on; queue=on holds Installs until "due vip=IP")
+//	due vip=IP   (the shell is about to run the queued Install: PlaneDue)
 //	swept ok|failed | tick | stop
 //	auto renew=on|off   (answer our presence renewals at once, with success)
 //
@@ -93,6 +95,7 @@ type harness struct {
 	incs, rev          map[string]string // incarnation -> ~K and back
 	install, uninstall PlaneClass
 	autoRenew          bool // answer our presence renewals at once, with success
+	queueInstalls      bool // hold Installs (as a shell's queue does) until "due"
 	rv                 int  // resourceVersions of the auto answers
 }
 
@@ -114,6 +117,9 @@ func (h *harness) run(t *testing.T, where, cmd string) []string {
 		return h.configure(t, where, args)
 	case "plane":
 		h.install, h.uninstall = planeOutcome(args["install"], h.install), planeOutcome(args["uninstall"], h.uninstall)
+		if q, ok := args["queue"]; ok {
+			h.queueInstalls = q == "on"
+		}
 		return []string{"ok"}
 	case "auto":
 		h.autoRenew = args["renew"] == "on"
@@ -148,6 +154,8 @@ func planeOutcome(s string, cur PlaneClass) PlaneClass {
 		return PlaneTransient
 	case "refused":
 		return PlaneRefused
+	case "expired":
+		return PlaneExpired
 	}
 	return cur
 }
@@ -169,6 +177,10 @@ func (h *harness) step(ev Event) []string {
 				queue = append(h.n.Step(h.now, WriteDone{ID: a.ID, Record: rec}), queue...)
 			}
 		case Install:
+			if h.queueInstalls && !a.Ready {
+				out[len(out)-1] += " (queued)"
+				continue
+			}
 			queue = append(h.n.Step(h.now, PlaneDone{VIP: a.VIP, Install: true, Class: h.install}), queue...)
 		case Uninstall:
 			queue = append(h.n.Step(h.now, PlaneDone{VIP: a.VIP, Class: h.uninstall}), queue...)
@@ -194,6 +206,8 @@ func (h *harness) event(t *testing.T, where, cmd string, a map[string]string) Ev
 		return ReadDone{ID: mustUint(t, where, a["id"]), Record: h.record(a), Class: class(t, where, a["class"]), Stale: has(a, "stale")}
 	case "swept":
 		return Swept{OK: has(a, "ok")}
+	case "due":
+		return PlaneDue{VIP: netip.MustParseAddr(a["vip"])}
 	case "tick":
 		return Ticked{}
 	case "stop":
@@ -282,6 +296,9 @@ func (h *harness) fmtAction(a Action) string {
 	case Read:
 		return fmt.Sprintf("read id=%d %s timeout=%v", a.ID, a.Ref, a.Timeout)
 	case Install:
+		if h.queueInstalls && !a.Ready {
+			return fmt.Sprintf("install %s until=%s", a.VIP, rel(h.now, a.Until))
+		}
 		return fmt.Sprintf("install %s until=%s -> %v", a.VIP, rel(h.now, a.Until), planeName(h.install))
 	case Uninstall:
 		return fmt.Sprintf("uninstall %s (%s) -> %v", a.VIP, a.Reason, planeName(h.uninstall))
@@ -293,7 +310,7 @@ func (h *harness) fmtAction(a Action) string {
 	return fmt.Sprintf("%T", a)
 }
 
-func planeName(c PlaneClass) string { return [...]string{"ok", "transient", "refused"}[c] }
+func planeName(c PlaneClass) string { return [...]string{"ok", "transient", "refused", "expired"}[c] }
 
 func (h *harness) state() string {
 	n := h.n

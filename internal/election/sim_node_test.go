@@ -23,8 +23,10 @@ type simNode struct {
 	drift float64       // clock rate error
 
 	frozenUntil, partUntil, forbidUntil, planeBadUntil time.Duration
-	buffer                                             []Event
-	stopping                                           bool
+	// planeSlowUntil: Installs wait in the shell's queue for up to planeLag, then PlaneDue.
+	planeSlowUntil, planeLag time.Duration
+	buffer                   []Event
+	stopping                 bool
 
 	addrs   map[netip.Addr]time.Duration // kernel addresses: expiry in virtual time
 	mine    map[netip.Addr]bool          // addresses this process installed
@@ -155,6 +157,11 @@ func (n *simNode) exec(acts []Action) {
 func (n *simNode) do(a Action) []Action {
 	switch a := a.(type) {
 	case Install:
+		if !a.Ready && n.w.now < n.planeSlowUntil {
+			proc, ip := n.proc, a.VIP
+			n.w.after(n.w.uniform(0, n.planeLag), func() { n.deliver(proc, PlaneDue{VIP: ip}) })
+			return nil
+		}
 		return n.stepNow(n.install(a))
 	case Uninstall:
 		return n.stepNow(n.uninstall(a))
@@ -210,7 +217,7 @@ func (n *simNode) install(a Install) PlaneDone {
 	if left < time.Second {
 		delete(n.addrs, a.VIP) // the data plane removes an address with less than 1s left
 		delete(n.mine, a.VIP)
-		return PlaneDone{VIP: a.VIP, Install: true, Class: PlaneTransient}
+		return PlaneDone{VIP: a.VIP, Install: true, Class: PlaneExpired}
 	}
 	_, was := n.addrs[a.VIP]
 	n.addrs[a.VIP] = n.w.now + left + n.w.uniform(0, n.w.cfg.WithDefaults().KernelLateness)

@@ -178,6 +178,9 @@ func (w *simWorld) injectFault() {
 		w.sigterm(n)
 	case k < 85:
 		w.adminDelete()
+	case k < 90:
+		n.planeSlowUntil, n.planeLag = w.now+long, w.uniform(100*time.Millisecond, w.cfg.RenewDeadline)
+		w.logf("%s: data plane queue lags up to %v until %.3f", n.id, n.planeLag, n.planeSlowUntil.Seconds())
 	default:
 		n.deliver(n.proc, Ticked{}) // a spurious wake-up
 	}
@@ -270,7 +273,7 @@ func (w *simWorld) stopFaults() {
 	w.gen++
 	w.logf("faults stop")
 	for _, n := range w.nodes {
-		n.partUntil, n.forbidUntil, n.planeBadUntil = 0, 0, 0
+		n.partUntil, n.forbidUntil, n.planeBadUntil, n.planeSlowUntil = 0, 0, 0, 0
 		if n.frozen() {
 			n.frozenUntil = w.now
 			n.thaw()

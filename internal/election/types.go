@@ -166,6 +166,12 @@ type ReadDone struct {
 	Stale  bool
 }
 
+// PlaneDue says the shell is about to run the queued Install of VIP. The core answers with
+// a Ready Install (Until from the fence that stands now, which may be newer than the queued
+// one's) or, if the address should no longer go up here, with none: the Install is then
+// cancelled and the VIP planned afresh.
+type PlaneDue struct{ VIP netip.Addr }
+
 // PlaneDone reports the outcome of an Install or Uninstall of one VIP.
 type PlaneDone struct {
 	VIP     netip.Addr
@@ -181,6 +187,10 @@ const (
 	PlaneOK        PlaneClass = iota
 	PlaneTransient            // a kernel call failed; worth retrying soon
 	PlaneRefused              // the node cannot carry the VIP here (foreign address, no interface): give it up
+	// PlaneExpired: the Until asked for was less than the kernel's one second away when the
+	// call ran (the loop was late, not the VIP at fault). Not a failure of the VIP: the
+	// install is asked again once the fence has moved past it.
+	PlaneExpired
 )
 
 // Swept reports the start-up sweep (removing every VIP an earlier process left): OK false
@@ -197,6 +207,7 @@ func (Observed) event()      {}
 func (WantChanged) event()   {}
 func (WriteDone) event()     {}
 func (ReadDone) event()      {}
+func (PlaneDue) event()      {}
 func (PlaneDone) event()     {}
 func (Swept) event()         {}
 func (Ticked) event()        {}
@@ -229,10 +240,13 @@ type Read struct {
 }
 
 // Install puts (or refreshes) the VIP. The data plane must make the address expire by
-// itself at or before Until. Report the outcome with PlaneDone before the next action.
+// itself at or before Until. Report the outcome with PlaneDone. A shell may run it at once,
+// or queue it; a queued Install is run only after stepping PlaneDue for its VIP, whose
+// answer is the Install to run then (Ready, Until from the newest fence) or none.
 type Install struct {
 	VIP   netip.Addr
 	Until time.Time
+	Ready bool // the answer to PlaneDue: run it now
 }
 
 // Uninstall removes the VIP now. Reason is one of a small fixed set (a metric label).

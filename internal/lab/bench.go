@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -215,9 +216,31 @@ func (b *bench) scaleGroup(ctx context.Context, l *Lab, g ScaleGroup) {
 		b.rep.Scale = append(b.rep.Scale, res)
 		b.write()
 		if res.Error != "" {
+			b.keepLogs(l, fmt.Sprintf("%dn-%d", g.Nodes, n))
 			return // a lab that could not announce n VIPs will not announce more
 		}
 	}
+}
+
+// keepLogs copies the lab's daemon logs to <out>/logs/<name>/ before the lab is removed.
+func (b *bench) keepLogs(l *Lab, name string) {
+	logs, _ := filepath.Glob(filepath.Join(l.Dir(), "*.log"))
+	dst := filepath.Join(b.o.out, "logs", name)
+	err := os.MkdirAll(dst, 0o755)
+	for _, src := range logs {
+		if err != nil {
+			break
+		}
+		var data []byte
+		if data, err = os.ReadFile(src); err == nil {
+			err = os.WriteFile(filepath.Join(dst, filepath.Base(src)), data, 0o644)
+		}
+	}
+	if err != nil {
+		b.log.Error("keep daemon logs", "dir", dst, "err", err)
+		return
+	}
+	b.log.Info("daemon logs kept", "dir", dst, "files", len(logs))
 }
 
 func (b *bench) write() int {

@@ -13,6 +13,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/vipkeeper/vipkeeper/internal/lease"
 )
 
 const (
@@ -52,7 +55,9 @@ type ScaleResult struct {
 	MaxCPUPercent   float64            `json:"max_cpu_percent"`
 	Process         string             `json:"process"` // comm of node-1's daemon pid
 	Error           string             `json:"error,omitempty"`
-	PowerOff        *PowerOffResult    `json:"power_off,omitempty"` // after the step, with --scale-power-off
+	// Unanswered are the first VIPs of a failed step nobody answered, with their Lease.
+	Unanswered []string        `json:"unanswered,omitempty"`
+	PowerOff   *PowerOffResult `json:"power_off,omitempty"` // after the step, with --scale-power-off
 }
 
 // ScaleVIP is the n-th VIP of the scale runs, 2001:db8:1::1:0 + n (IPv6: the data LAN's
@@ -85,6 +90,10 @@ func (s *ScaleRun) Step(ctx context.Context, n int) ScaleResult {
 	s.have = n
 	if err == nil {
 		err = s.waitAnswered(ctx, &res, start, last)
+		if err != nil {
+			res.Unanswered = s.Unanswered(ctx, start, 10)
+			s.Logger.Warn("scale step: unanswered VIPs", "first", res.Unanswered)
+		}
 	}
 	if err == nil {
 		err = errors.Join(sleepCtx(ctx, scaleSettle), s.steady(ctx, &res))
@@ -288,4 +297,27 @@ func procComm(pid int) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// Unanswered describes up to max VIPs not answered since start: the VIP, its Lease's
+// holder and the annotations that say why it last changed, so a failed step's report says
+// where to look.
+func (s *ScaleRun) Unanswered(ctx context.Context, start time.Time, max int) []string {
+	var out []string
+	ns := s.Lab.nodes[0].args.Namespace
+	for i := 0; i < s.have && len(out) < max; i++ {
+		ip := ScaleVIP(i)
+		if _, ok := FirstAnswer(s.Lab.Timeline().Segments(ip), start); ok {
+			continue
+		}
+		l, err := s.Lab.Admin().CoordinationV1().Leases(ns).Get(ctx, lease.Name(ip), metav1.GetOptions{})
+		switch {
+		case err != nil:
+			out = append(out, fmt.Sprintf("%s (%s): %v", ip, s.Lab.ServiceOf(ip), err))
+		default:
+			out = append(out, fmt.Sprintf("%s (%s): holder %q, annotations %v", ip, s.Lab.ServiceOf(ip),
+				ptr.Deref(l.Spec.HolderIdentity, ""), l.Annotations))
+		}
+	}
+	return out
 }

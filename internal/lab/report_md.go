@@ -56,6 +56,14 @@ func scaleTable(b *strings.Builder, rows []ScaleResult) {
 			s.LeaseGetsPerS, s.RSSMiB, s.MaxRSSMiB, s.CPUPercent, s.MaxCPUPercent, s.SplitVIPs,
 			s.SteadyDarkVIPs, s.SteadyDarkS, mdCell(s.Error))
 	}
+	for _, s := range rows {
+		if len(s.Unanswered) > 0 {
+			fmt.Fprintf(b, "\n%d nodes, %d VIPs: first unanswered VIPs:\n\n", s.Nodes, s.VIPs)
+			for _, u := range s.Unanswered {
+				fmt.Fprintf(b, "- `%s`\n", u)
+			}
+		}
+	}
 }
 
 // powerOffTable lists the power-off steps of the scale runs, if any.
