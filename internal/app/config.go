@@ -41,6 +41,7 @@ type Common struct {
 	Timing            Timing
 	MetricsAddr       string
 	HealthAddr        string
+	Pprof             bool
 	LoadBalancerClass string
 	DefaultClass      bool
 	IgnoreExcludeLB   bool
@@ -53,6 +54,7 @@ func (c *Common) bind(fs *flag.FlagSet) {
 	c.Timing.bind(fs)
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":9472", "Prometheus metrics listen address (empty: off)")
 	fs.StringVar(&c.HealthAddr, "health-addr", ":9473", "/livez and /readyz listen address (empty: off)")
+	fs.BoolVar(&c.Pprof, "pprof", false, "also serve Go's profiles (/debug/pprof/) on the metrics address; they expose internals")
 	fs.StringVar(&c.LoadBalancerClass, "load-balancer-class", "vipkeeper.io/lb", "spec.loadBalancerClass served")
 	fs.BoolVar(&c.DefaultClass, "default-class", false, "also serve LoadBalancer Services without a class")
 	fs.BoolVar(&c.IgnoreExcludeLB, "ignore-exclude-lb", false, "nodes labelled node.kubernetes.io/exclude-from-external-load-balancers may announce VIPs too (control-plane-only clusters)")

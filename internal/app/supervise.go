@@ -32,7 +32,7 @@ func supervise(ctx context.Context, c Common, log *slog.Logger, reg *prometheus.
 	if err != nil {
 		return err
 	}
-	metrics, err := serve(ctx, c.MetricsAddr, metricsMux(reg), log)
+	metrics, err := serve(ctx, c.MetricsAddr, metricsMux(reg, c.Pprof), log)
 	if err != nil {
 		return err
 	}

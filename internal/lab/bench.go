@@ -215,14 +215,17 @@ func (b *bench) scaleGroup(ctx context.Context, l *Lab, g ScaleGroup) {
 		}
 		b.rep.Scale = append(b.rep.Scale, res)
 		b.write()
-		if res.Error != "" {
+		if res.Error != "" || n == g.VIPs[len(g.VIPs)-1] {
 			b.keepLogs(l, fmt.Sprintf("%dn-%d", g.Nodes, n))
+		}
+		if res.Error != "" {
 			return // a lab that could not announce n VIPs will not announce more
 		}
 	}
 }
 
-// keepLogs copies the lab's daemon logs to <out>/logs/<name>/ before the lab is removed.
+// keepLogs copies the lab's daemon logs to <out>/logs/<name>/ before the lab is removed
+// (after a failed step, and after each group's last).
 func (b *bench) keepLogs(l *Lab, name string) {
 	logs, _ := filepath.Glob(filepath.Join(l.Dir(), "*.log"))
 	dst := filepath.Join(b.o.out, "logs", name)
