@@ -1,0 +1,83 @@
+package model
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// deep selects the larger bounds of docs/ride-through-model.md (minutes, gigabytes): set
+// VIPKEEPER_MODEL_DEEP=1. CI runs the small ones.
+var deep = os.Getenv("VIPKEEPER_MODEL_DEEP") != ""
+
+// configs are the real model's bounds: link changes (ENV), the rider's crash and restart,
+// a release. Each is a full state search.
+func configs() []search {
+	if deep {
+		return []search{
+			{name: "links4-crash", defs: []string{"-DENV=4", "-DMAXCRASH=1"}},
+			{name: "links2-crash-restart", defs: []string{"-DENV=2", "-DMAXCRASH=1", "-DRESTARTS=1"}},
+			{name: "links3-release", defs: []string{"-DENV=3", "-DMAXREL=1"}},
+		}
+	}
+	return []search{
+		{name: "links3-crash", defs: []string{"-DENV=3", "-DMAXCRASH=1"}},
+		{name: "links1-crash-restart", defs: []string{"-DENV=1", "-DMAXCRASH=1", "-DRESTARTS=1"}},
+		{name: "links2-release", defs: []string{"-DENV=2", "-DMAXREL=1"}},
+	}
+}
+
+// mutants each break one rule and must yield a counterexample within env link changes
+// (the fewest that their shortest counterexample needs; no crash).
+var mutants = []struct {
+	name, rule string
+	env        string
+}{
+	{"NOSIGHT", "rule 2: a wait counts blind time and does not restart on regaining sight", "3"},
+	{"ANYONE", "rule 3: one attestation (with the holder's own, a majority of three) suffices", "2"},
+	{"NOWAIT", "presence: a revocation without waiting LD", "0"},
+	{"DPBOUND", "rule 3: DP at its bound (DP window with kernel slack = the shortest LD)", "3"},
+	{"LATE", "rule 3: attestations accepted after the holder's addresses lapsed", "2"},
+	{"RELAYLATE", "rule 4: a relayed renewal counted from its reply, not from the ask", "1"},
+	{"JOINLD", "rule 5: an unacknowledged node waits LD, not LD + X", "2"},
+	{"NOCAP", "rule 5: the ride-through is not capped at X", "2"},
+}
+
+func TestRideModel_NoTwoAnnouncersAtEveryBound(t *testing.T) {
+	needTools(t)
+	for _, c := range configs() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			o := runSearch(t, c)
+			t.Logf("%s (%s): %v", c.name, strings.Join(c.defs, " "), o)
+			if o.truncated != "" {
+				t.Fatalf("search incomplete: %s", o.truncated)
+			}
+			if o.errors != 0 {
+				t.Fatalf("two announcers of one VIP:\n%s", strings.Join(o.trail, "\n"))
+			}
+			if o.states < 10000 {
+				t.Fatalf("only %d states: the model does not get going", o.states)
+			}
+		})
+	}
+}
+
+func TestRideModel_EveryMutantFindsACounterexample(t *testing.T) {
+	needTools(t)
+	for _, m := range mutants {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			s := search{name: m.name, defs: []string{"-DM_" + m.name, "-DENV=" + m.env}, bfs: true}
+			o := runSearch(t, s)
+			t.Logf("%s (%s): %v", m.name, m.rule, o)
+			if o.errors == 0 {
+				t.Fatalf("mutant %s (%s) found no counterexample (%s): the model no longer exercises the rule", m.name, m.rule, o.truncated)
+			}
+			if len(o.trail) == 0 || !strings.Contains(o.trail[len(o.trail)-1], "assertion violated") {
+				t.Fatalf("mutant %s: the replay does not end in the safety assertion:\n%s", m.name, strings.Join(o.trail, "\n"))
+			}
+			t.Logf("counterexample (shortest):\n%s", strings.Join(o.trail, "\n"))
+		})
+	}
+}
