@@ -41,6 +41,7 @@ var mutants = []struct {
 	{"RELAYLATE", "rule 4: a relayed renewal counted from its reply, not from the ask", "1"},
 	{"JOINLD", "rule 5: an unacknowledged node waits LD, not LD + X", "2"},
 	{"NOCAP", "rule 5: the ride-through is not capped at X", "2"},
+	{"ACKNOW", "rule 5: a wait that began before the holder acknowledged the node ends after LD", "3"},
 }
 
 func TestRideModel_NoTwoAnnouncersAtEveryBound(t *testing.T) {

@@ -293,6 +293,9 @@ inline tick() {
 #define WAITED(j, h) true
 #elif defined(M_JOINLD)
 #define WAITED(j, h) (WAIT(j, h) >= LDLO)
+#elif defined(M_ACKNOW)
+/* acknowledged now counts, whenever the wait began */
+#define WAITED(j, h) (WAIT(j, h) >= ((h != R || B(kn, j)) -> LDLO : LDXLO))
 #else
 #define WAITED(j, h) (WAIT(j, h) >= ((h != R || akw[j]) -> LDLO : LDXLO))
 #endif

@@ -36,16 +36,16 @@ type outcome struct {
 // cmdTimeout bounds each of spin, gcc and pan.
 const cmdTimeout = 3 * time.Minute
 
-// needTools skips the test when spin or gcc is missing (hack/deps.sh installs spin), or
+// needTools skips the test when spin or gcc is missing (hack/deps.sh installs them), or
 // fails it when $CI is set.
 func needTools(t *testing.T) {
 	t.Helper()
 	for _, b := range []string{"spin", "gcc"} {
 		if _, err := exec.LookPath(b); err != nil {
 			if os.Getenv("CI") != "" {
-				t.Fatalf("%s missing (hack/deps.sh installs spin; gcc comes with the race detector's cgo): %v", b, err)
+				t.Fatalf("%s missing (hack/deps.sh installs spin and gcc): %v", b, err)
 			}
-			t.Skipf("%s missing; run `bash hack/deps.sh` (installs spin): %v", b, err)
+			t.Skipf("%s missing; run `bash hack/deps.sh` (installs spin and gcc): %v", b, err)
 		}
 	}
 }
@@ -153,4 +153,29 @@ func trailSteps(replay string) []string {
 
 func (o outcome) String() string {
 	return fmt.Sprintf("%d states, depth %d, errors %d, %v", o.states, o.depth, o.errors, o.took.Round(10*time.Millisecond))
+}
+
+func TestParsePan_ReadsCountsAndTruncation(t *testing.T) {
+	full := "State-vector 68 byte, depth reached 145, errors: 0\n  1772637 states, stored\n"
+	cases := []struct {
+		name, out string
+		want      outcome
+	}{
+		{"complete", full, outcome{errors: 0, states: 1772637, depth: 145}},
+		{"depth", "error: max search depth too small\n" + full,
+			outcome{errors: 0, states: 1772637, depth: 145, truncated: "max search depth too small"}},
+		{"memory", "pan: reached -DMEMLIM bound\n" + full,
+			outcome{errors: 0, states: 1772637, depth: 145, truncated: "memory limit reached"}},
+		{"error", "State-vector 68 byte, depth reached 11, errors: 1\n   319601 states, stored\n",
+			outcome{errors: 1, states: 319601, depth: 11}},
+	}
+	for _, c := range cases {
+		if got := parsePan(c.out); got.errors != c.want.errors || got.states != c.want.states ||
+			got.depth != c.want.depth || got.truncated != c.want.truncated {
+			t.Errorf("%s: parsePan = %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	if got := parsePan("spin: error"); !strings.HasPrefix(got.truncated, "no report from pan") {
+		t.Errorf("garbage: truncated = %q, want no report", got.truncated)
+	}
 }
