@@ -1,8 +1,9 @@
 /*
  * ride.pml: vipkeeper's presence model (docs/safety.md) extended by the ride-through rules
  * of issue 11, for spin. docs/ride-through-model.md explains every abstraction and how the
- * rules map onto internal/election; model_test.go runs the model and its mutants
- * (spin -a -DM_<NAME> ride.pml). Three nodes, two VIPs, discrete time, full state search.
+ * rules map onto internal/election; model_test.go runs the model, its mutants (-DM_<NAME>,
+ * each breaks one rule) and its covers (-DC_<NAME>, situations the model must reach).
+ * Three nodes, two VIPs, discrete time, full state search.
  *
  * Safety: at no instant do two nodes have one VIP's address on their interfaces. An address
  * is added only by install() (asserted there) and stays until its holder withdraws it or
@@ -142,6 +143,17 @@ inline canon() {
 	fi
 }
 
+/* Covers (-DC_<NAME>): an assertion that fails when the run reaches a situation the real
+ * model must reach, so that its "no error" is not for want of rides, relays, crashes. */
+#define COVER(c) if :: c -> assert(false) :: else -> skip fi
+#ifdef C_RIDEOVER
+bit rode;        /* the rider's addresses stood past its fence on attestations */
+#endif
+#ifdef C_CRASHOVER
+bit crode;       /* the rider crashed while its addresses stood on attestations */
+#endif
+#define MIDRIDE (addr[R] != 0 && life[R] > 0 && life[R] + XK - FK > cap)
+
 /* one atomic step: a guard, then the body; printf shows in spin -t replays only */
 #define STEP(g, ...) :: d_step { g -> __VA_ARGS__; canon() }
 
@@ -191,6 +203,9 @@ inline bump(h) { /* a write of h's presence landed: every wait on it starts agai
 inline complete() { /* rule 3: every member vouched while the rider's addresses stood */
 	if
 	:: rnd && VOUCHED && STANDS ->
+#ifdef C_RIDEOVER
+		if :: life[R] < RIDE && RIDE + XK - FK > cap -> rode = 1 :: else -> skip fi;
+#endif
 		if :: life[R] < RIDE -> life[R] = RIDE :: else -> skip fi;
 		rnd = 0; qc = 0; got = 0; Q = 0;
 		install(R)
@@ -282,9 +297,14 @@ inline tick() {
 /* the reply's delivery is folded into the relay: a later delivery credits the same fence */
 #define RELAY(p) STEP(alive[p] && link[p] && B(RA, p), printf("%d: renews 0 for it\n", p); \
 	CLR(RA, p); \
-	if :: LIVE(R) -> bump(R); if :: alive[R] && ra -> credit(R, rac); ra = 0; rac = 0 :: else -> skip fi \
+	if :: LIVE(R) -> bump(R); if :: alive[R] && ra -> C_RELAYED; credit(R, rac); ra = 0; rac = 0 :: else -> skip fi \
 	   :: else -> skip fi)
 #define RELAYED(p)
+#endif
+#ifdef C_RELAY
+#define C_RELAYED COVER(rac > life[R]) /* a relayed renewal keeps the rider up */
+#else
+#define C_RELAYED skip
 #endif
 
 /* revocation: a CAS on a version seen unchanged for LD of sighted time (rule 2), LD + X when
@@ -305,14 +325,28 @@ inline tick() {
 #define CANREVOKE(j) (alive[j] && reg[j] && link[j] && sighted[j])
 #endif
 #define HOLDS(h) ((vh[0] == h && vinc[0] == pinc[h]) || (vh[1] == h && vinc[1] == pinc[h]))
+#ifdef C_UNACKED
+#define C_REVOKED(j, h) COVER(h == R && !akw[j]) /* an unacknowledged node revokes after LD + X */
+#else
+#define C_REVOKED(j, h) skip
+#endif
 #define REVOKE(j, h) STEP(CANREVOKE(j) && !prev[h] && HOLDS(h) && WAITED(j, h), \
-	printf("%d: revokes %d\n", j, h); prev[h] = 1; bump(h))
+	printf("%d: revokes %d\n", j, h); C_REVOKED(j, h); prev[h] = 1; bump(h))
 
 /* takeover needs evidence that the holder's incarnation is over (docs/safety.md rule 4) */
+#if defined(C_RIDEOVER)
+#define C_TAKEN(j, v) COVER(vh[v] == R && j != R && rode) /* a VIP taken from a rider that rode */
+#elif defined(C_CRASHOVER)
+#define C_TAKEN(j, v) COVER(vh[v] == R && crode) /* taken from a rider that crashed mid-ride */
+#elif defined(C_REACQUIRE)
+#define C_TAKEN(j, v) COVER(j == R && vh[v] == R) /* a restarted rider re-acquires its record */
+#else
+#define C_TAKEN(j, v) skip
+#endif
 #define OVER(v) (prev[vh[v]] || pinc[vh[v]] != vinc[v])
 #define TAKE(j, v) STEP(alive[j] && reg[j] && link[j] && !B(own[j], v) && \
 	(vh[v] == NONE || (vh[v] != j && OVER(v)) || (vh[v] == j && vinc[v] != inc[j])), \
-	printf("%d: takes a VIP from %d\n", j, vh[v]); vh[v] = j; vinc[v] = inc[j]; SET(own[j], v); install(j))
+	printf("%d: takes a VIP from %d\n", j, vh[v]); C_TAKEN(j, v); vh[v] = j; vinc[v] = inc[j]; SET(own[j], v); install(j))
 /* withdraw before release */
 #define RELEASE(j, v) STEP(alive[j] && link[j] && B(own[j], v) && rels < MAXREL, \
 	printf("%d: withdraws and releases a VIP\n", j); rels++; CLR(addr[j], v); \
@@ -320,7 +354,12 @@ inline tick() {
 
 /* the rider crashes: its kernel keeps the addresses and their lifetime; a restart sweeps
  * them and is a new incarnation that knows no member yet */
-#define CRASH STEP(alive[R] && crashes < MAXCRASH, printf("0: crashes\n"); crashes++; \
+#ifdef C_CRASHOVER
+#define C_CRASHED if :: MIDRIDE -> crode = 1 :: else -> skip fi
+#else
+#define C_CRASHED skip
+#endif
+#define CRASH STEP(alive[R] && crashes < MAXCRASH, printf("0: crashes\n"); C_CRASHED; crashes++; \
 	alive[R] = 0; reg[R] = 0; sighted[R] = 0; ar[R] = 0; own[R] = 0; \
 	cap = 0; ra = 0; rac = 0; rnd = 0; qc = 0; got = 0; Q = 0; RA = 0; RO = 0)
 #define RESTART STEP(!alive[R] && RESTARTS, printf("0: restarts\n"); alive[R] = 1; inc[R]++; \
