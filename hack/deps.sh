@@ -10,6 +10,8 @@ command -v keepalived >/dev/null 2>&1 || need+=(keepalived) # the control-plane 
 command -v curl >/dev/null 2>&1 || need+=(curl)             # keepalived's kube-apiserver check
 [ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null 2>&1 || need+=(frr) # BGP lab: FRR's bgpd and zebra
 command -v bird >/dev/null 2>&1 && command -v birdc >/dev/null 2>&1 || need+=(bird2) # BGP lab: BIRD 2
+command -v spin >/dev/null 2>&1 || need+=(spin)             # internal/model: the ride-through model checker
+command -v gcc >/dev/null 2>&1 || need+=(gcc)               # spin's preprocessor and verifier (and the race detector's cgo)
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: up to date"
   exit 0
