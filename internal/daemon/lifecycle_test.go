@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipkeeper/vipkeeper/internal/announce/announcetest"
 	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
 	"github.com/vipkeeper/vipkeeper/internal/election"
 	"github.com/vipkeeper/vipkeeper/internal/lease"
@@ -89,12 +88,12 @@ func TestDaemon_ALongDataPlanePassDoesNotHoldUpThePresenceRenewals(t *testing.T)
 		a := c.node("a")
 		c.tune = func(ec *election.Config) { ec.MaxInflight = 2 * len(vips) }
 		per := tm.rd / 2 / time.Duration(len(vips))
-		a.kernel = announcetest.New(announcetest.Config{Fail: func(op string, _ netip.Addr) error {
+		a.kernel.SetFail(func(op string, _ netip.Addr) error {
 			if op == "add" {
 				time.Sleep(per)
 			}
 			return nil
-		}})
+		})
 		c.startAll(wantsFor(vips, "a"))
 		time.Sleep(3 * tm.rd)
 		if rm := c.hist.Events(of("a", daemontest.KindRemove)); len(rm) > 0 {

@@ -154,11 +154,21 @@ func (f *Fake) String() string {
 	return strings.Join(lines, "\n")
 }
 
+// SetFail replaces Config.Fail while the Fake is in use.
+func (f *Fake) SetFail(fail func(op string, ip netip.Addr) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cfg.Fail = fail
+}
+
 func (f *Fake) fail(op string, ip netip.Addr) error {
-	if f.cfg.Fail == nil {
+	f.mu.Lock()
+	failFn := f.cfg.Fail
+	f.mu.Unlock()
+	if failFn == nil {
 		return nil
 	}
-	if err := f.cfg.Fail(op, ip); err != nil {
+	if err := failFn(op, ip); err != nil {
 		return fmt.Errorf("%s %s on %s: %w", op, ip, f.cfg.Interface, err)
 	}
 	return nil
