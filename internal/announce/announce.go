@@ -119,13 +119,12 @@ func (a *Announcer) Add(ctx context.Context, d Address) error {
 	if v := a.vips[ip]; v != nil && time.Now().Before(v.expires) && slices.Equal(v.allowed, d.Interfaces) {
 		return a.refreshLocked(v, d.Until)
 	}
-	_, again := a.homes[ip]
-	addrs, err := a.installDump(again)
+	addrs, err := a.installDump(false)
 	if err != nil {
 		return fmt.Errorf("add %s: %w", ip, err)
 	}
-	err = a.installLocked(ip, d, addrs, !again)
-	if errors.Is(err, unix.EEXIST) { // a copy the dump missed: decide on a fresh one
+	err = a.installLocked(ip, d, addrs, true)
+	if errors.Is(err, unix.EEXIST) || errors.Is(err, errMoved) { // decide on a fresh dump
 		if addrs, err = a.installDump(true); err != nil {
 			return fmt.Errorf("add %s: %w", ip, err)
 		}
@@ -140,8 +139,13 @@ func (a *Announcer) Add(ctx context.Context, d Address) error {
 // missed on its interface fails the create (EEXIST) and is judged on a fresh dump.
 const installDumpAge = 250 * time.Millisecond
 
-// installDump returns the addresses for Add: a fresh dump when fresh (a VIP this process
-// installed before, which may sit on another interface), else one at most installDumpAge old.
+// errMoved makes Add look again on a fresh dump: the VIP was last put on another
+// interface, and a copy still there must be found to be removed.
+var errMoved = errors.New("vip last installed on another interface")
+
+// installDump returns the addresses for Add: a fresh dump when fresh, else one at most
+// installDumpAge old. A VIP re-installed where this process last put it (its lifetime ran
+// out and the kernel dropped it) is created exclusively on the reused dump like a new one.
 func (a *Announcer) installDump(fresh bool) ([]kaddr, error) {
 	if !fresh && a.addAddrs != nil && time.Since(a.addAt) < installDumpAge {
 		return a.addAddrs, nil

@@ -16,8 +16,9 @@ import (
 const lifetimeTries = 3
 
 // installLocked puts ip on its interface and sends the first announcement;
-// if that fails the address is removed again. With exclusive, the address is created only if the interface does not have it yet
-// (EEXIST otherwise, unwrapped for Add to look again).
+// if that fails the address is removed again. With exclusive, the address is created only
+// if the interface does not have it yet (EEXIST otherwise), and a VIP last put on another
+// interface fails with errMoved: Add looks again on a fresh dump for both.
 func (a *Announcer) installLocked(ip netip.Addr, d Address, addrs []kaddr, exclusive bool) error {
 	l, err := a.linkFor(ip, d.Interfaces, addrs)
 	if err != nil {
@@ -25,6 +26,9 @@ func (a *Announcer) installLocked(ip netip.Addr, d Address, addrs []kaddr, exclu
 	}
 	if !l.up {
 		return fmt.Errorf("add %s: %w", ip, cannotCarry("interface %s is down or has no carrier", l.name))
+	}
+	if home, ok := a.homes[ip]; ok && exclusive && home.index != l.index {
+		return fmt.Errorf("add %s on %s: %w", ip, l.name, errMoved)
 	}
 	if err := a.clearOthersLocked(ip, l, addrs); err != nil {
 		return fmt.Errorf("add %s: %w", ip, err)

@@ -2,6 +2,8 @@ package daemon_test
 
 import (
 	"net/netip"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,6 +115,60 @@ func TestDaemon_ALongDataPlanePassDoesNotHoldUpThePresenceRenewals(t *testing.T)
 		for i := 1; i < len(renews); i++ {
 			if gap := renews[i].At.Sub(renews[i-1].At); gap > tm.rp+tm.rp/4 {
 				t.Errorf("presence renewals %v apart (retry period %v): %v then %v", gap, tm.rp, renews[i-1], renews[i])
+				break
+			}
+		}
+	})
+}
+
+// Held VIPs stay up while a long line of new ones waits for a slow data plane: their
+// lifetime refreshes take turns with the new installs instead of queueing behind them
+// (in one queue, the refreshes waited behind 70 installs and the held VIPs expired).
+func TestDaemon_HeldVIPsStayUpWhileManyNewOnesQueue(t *testing.T) {
+	inBubbles(t, func(t *testing.T, tm timing) {
+		vips := make([]netip.Addr, 80) // the fake watch channel holds 100 events
+		for i := range vips {
+			vips[i] = netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)})
+		}
+		held, later := vips[:10], vips[10:]
+		c := newCluster(t, tm, vips, "a")
+		defer c.shutdown()
+		a := c.node("a")
+		c.tune = func(ec *election.Config) { ec.MaxInflight = 2 * len(vips) }
+		c.startAll(wantsFor(held, "a"))
+		time.Sleep(tm.rd)
+		for _, ip := range held {
+			if !a.kernel.Holds(ip) {
+				t.Fatalf("%v not up after %v", ip, tm.rd)
+			}
+		}
+		// the first add of each new VIP takes 1.5 RD / 70: the installs take longer than a
+		// refresh cycle, so every held VIP's refresh comes due while they run
+		per := 3 * tm.rd / 2 / time.Duration(len(later))
+		var mu sync.Mutex
+		added := map[netip.Addr]bool{}
+		a.kernel.SetFail(func(op string, ip netip.Addr) error {
+			mu.Lock()
+			first := op == "add" && !added[ip] && !slices.Contains(held, ip)
+			added[ip] = true
+			mu.Unlock()
+			if first {
+				time.Sleep(per)
+			}
+			return nil
+		})
+		since := time.Now()
+		c.setWants(a, wantsFor(vips, "a")("a"))
+		time.Sleep(5 * tm.rd / 2)
+		for _, ip := range held {
+			if ch := c.changesSince(ip, since); len(ch) > 0 {
+				t.Errorf("held %v changed while %d new VIPs queued: %v\n%v", ip, len(later), ch,
+					c.hist.Events(func(e event) bool { return e.VIP == ip }))
+			}
+		}
+		for _, ip := range later {
+			if !a.kernel.Holds(ip) {
+				t.Errorf("new %v not up after %v", ip, 5*tm.rd/2)
 				break
 			}
 		}

@@ -253,7 +253,7 @@ func (sh *shell) resweep() bool {
 // abandon is the hard stop: the budget ended before the core stopped. Take every address
 // down anyway; the Leases run out on their own.
 func (sh *shell) abandon() {
-	sh.planeUp, sh.planeDown = nil, nil
+	sh.planeUp, sh.planeRefresh, sh.planeDown = nil, nil, nil
 	for ip := range sh.installed {
 		sh.uninstall(election.Uninstall{VIP: ip, Reason: "shutdown deadline"})
 	}

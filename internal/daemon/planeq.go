@@ -14,24 +14,37 @@ const planeSlice = 50 * time.Millisecond
 
 // queuePlane puts a data-plane action in its lane.
 func (sh *shell) queuePlane(a election.Action) {
-	if _, up := a.(election.Install); up {
-		sh.planeUp = append(sh.planeUp, a)
+	if in, up := a.(election.Install); up {
+		if in.Refresh {
+			sh.planeRefresh = append(sh.planeRefresh, a)
+		} else {
+			sh.planeUp = append(sh.planeUp, a)
+		}
 		return
 	}
 	sh.planeDown = append(sh.planeDown, a)
 }
 
-func (sh *shell) planePending() bool { return len(sh.planeDown)+len(sh.planeUp) > 0 }
+func (sh *shell) planePending() bool {
+	return len(sh.planeDown)+len(sh.planeRefresh)+len(sh.planeUp) > 0
+}
 
-// runPlane runs queued data-plane calls, withdrawals first, for about budget, stepping
+// runPlane runs queued data-plane calls for about budget: withdrawals first, then refreshes
+// and other Installs by turns (a refresh never waits behind a long line of new VIPs, nor
+// do new VIPs starve behind refreshes when the plane is saturated), stepping
 // each outcome and executing what follows from it. It reports whether the core stopped.
 func (sh *shell) runPlane(budget time.Duration) bool {
 	start := time.Now()
 	for sh.planePending() && time.Since(start) < budget {
 		var a election.Action
-		if len(sh.planeDown) > 0 {
+		switch {
+		case len(sh.planeDown) > 0:
 			a, sh.planeDown = sh.planeDown[0], sh.planeDown[1:]
-		} else {
+		case len(sh.planeRefresh) > 0 && (len(sh.planeUp) == 0 || !sh.refreshed):
+			a, sh.planeRefresh = sh.planeRefresh[0], sh.planeRefresh[1:]
+			sh.refreshed = true
+		default:
+			sh.refreshed = false
 			a, sh.planeUp = sh.planeUp[0], sh.planeUp[1:]
 		}
 		if sh.exec(sh.d.core.Step(time.Now(), sh.planeCall(a))) {

@@ -26,9 +26,11 @@ type shell struct {
 	refused   map[netip.Addr]string // last install problem reported, to report each once
 	// presenceProblem is the reason last reported for a refused presence ("" when fine).
 	presenceProblem string
-	// planeDown (Uninstall, Sweep) and planeUp (Install) are the data-plane calls waiting
-	// to run, in order within each; withdrawals go first.
-	planeDown, planeUp []election.Action
+	// planeDown (Uninstall, Sweep), planeRefresh (Installs that extend a lifetime) and
+	// planeUp (other Installs) are the data-plane calls waiting to run, in order within
+	// each lane, the lanes in that order: withdrawals first, then what keeps held VIPs up.
+	planeDown, planeRefresh, planeUp []election.Action
+	refreshed                        bool // the last Install run was a refresh: an other one goes next
 }
 
 func newShell(d *Daemon, ctx context.Context) *shell {

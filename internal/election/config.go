@@ -32,7 +32,8 @@ type Config struct {
 	// left of it, so a renewal does not cost one kernel
 	// call per held VIP (an IPv6 address change costs the kernel time linear in the
 	// namespace's addresses). It must exceed the time a pass over the held VIPs takes.
-	// Default RenewDeadline / 2.
+	// Default RenewDeadline / 4, at least a second: a held address is extended about every
+	// RenewDeadline - RetryPeriod - RefreshAhead (6 s at the default timings).
 	RefreshAhead time.Duration
 	// MaxInflight bounds the reads and ownership writes in flight at once (default 64), so
 	// a node holding thousands of VIPs never floods a slow API server.
@@ -69,7 +70,7 @@ func (c Config) WithDefaults() Config {
 		c.MaxInflight = 64
 	}
 	if c.RefreshAhead == 0 {
-		c.RefreshAhead = c.RenewDeadline / 2
+		c.RefreshAhead = max(c.RenewDeadline/4, minLifetime)
 	}
 	return c
 }

@@ -64,7 +64,7 @@ func (n *Node) planPlane(t time.Time, v *vip, out []Action) ([]Action, time.Time
 		ps.busy, ps.installing, ps.mayBeUp, ps.asked = true, true, true, tgt
 		ps.until = later(ps.until, tgt)
 		n.active[v.ip] = struct{}{}
-		return append(out, Install{VIP: v.ip, Until: n.clk.raw(tgt)}), time.Time{}
+		return append(out, Install{VIP: v.ip, Until: n.clk.raw(tgt), Refresh: ps.up}), time.Time{}
 	}
 	switch {
 	case !ps.mayBeUp:
@@ -117,7 +117,7 @@ func (n *Node) onPlaneDue(t time.Time, ip netip.Addr, out []Action) []Action {
 	}
 	ps.asked = later(ps.asked, tgt)
 	ps.until = later(ps.until, ps.asked)
-	return append(out, Install{VIP: ip, Until: n.clk.raw(ps.asked), Ready: true})
+	return append(out, Install{VIP: ip, Until: n.clk.raw(ps.asked), Ready: true, Refresh: ps.up})
 }
 
 // onPlane handles the outcome of an Install or Uninstall.

@@ -133,7 +133,7 @@ func (h *harness) run(t *testing.T, where, cmd string) []string {
 
 func (h *harness) configure(t *testing.T, where string, a map[string]string) []string {
 	cfg := DefaultConfig(get(a, "id", "a"))
-	for key, dst := range map[string]*time.Duration{"lease": &cfg.LeaseDuration, "renew": &cfg.RenewDeadline, "retry": &cfg.RetryPeriod} {
+	for key, dst := range map[string]*time.Duration{"lease": &cfg.LeaseDuration, "renew": &cfg.RenewDeadline, "retry": &cfg.RetryPeriod, "refresh": &cfg.RefreshAhead} {
 		if v, ok := a[key]; ok {
 			*dst = mustDur(t, where, v)
 		}

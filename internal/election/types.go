@@ -247,6 +247,9 @@ type Install struct {
 	VIP   netip.Addr
 	Until time.Time
 	Ready bool // the answer to PlaneDue: run it now
+	// Refresh: the address is up and only its lifetime is extended. A shell that queues
+	// Installs runs refreshes first: a late refresh lets a held address expire.
+	Refresh bool
 }
 
 // Uninstall removes the VIP now. Reason is one of a small fixed set (a metric label).
