@@ -43,10 +43,8 @@ type Announcer struct {
 	runs sync.WaitGroup
 
 	mu sync.Mutex
-	// CanCarry's address dump, when it was taken, and its answers.
-	carryAddrs []kaddr
-	carryRes   map[carryKey]error
-	carryAt    time.Time
+	// carry is what CanCarryOn answers from (nil: take a fresh dump).
+	carry *carrySnap
 	// Add's address dump and when it was taken (installDump).
 	addAddrs []kaddr
 	addAt    time.Time
@@ -68,6 +66,7 @@ type vip struct {
 	expires time.Time
 	left    int       // burst announcements still to send
 	next    time.Time // when Run sends the next one
+	placed  time.Time // when its install returned: a dump begun later shows it
 }
 
 // New returns an Announcer. It changes nothing on the node; call
@@ -150,11 +149,18 @@ func (a *Announcer) installDump(fresh bool) ([]kaddr, error) {
 	if !fresh && a.addAddrs != nil && time.Since(a.addAt) < installDumpAge {
 		return a.addAddrs, nil
 	}
+	return a.dumpLocked()
+}
+
+// dumpLocked lists the addresses and keeps them, stamped with when the dump began, for
+// installDump and presentLocked.
+func (a *Announcer) dumpLocked() ([]kaddr, error) {
+	start := time.Now()
 	addrs, err := a.k.list()
 	if err != nil {
 		return nil, err
 	}
-	a.addAddrs, a.addAt = addrs, time.Now()
+	a.addAddrs, a.addAt = addrs, start
 	return addrs, nil
 }
 

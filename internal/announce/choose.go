@@ -21,11 +21,17 @@ type carryKey struct {
 // network covers ip is chosen. Without allowed: Config.Interface, else the
 // interface whose connected network covers ip.
 func (a *Announcer) linkFor(ip netip.Addr, allowed []string, addrs []kaddr) (link, error) {
+	return a.linkVia(ip, allowed, addrs, a.k.linkByName, a.k.linkByIndex)
+}
+
+// linkVia is linkFor with its interface lookups given.
+func (a *Announcer) linkVia(ip netip.Addr, allowed []string, addrs []kaddr,
+	byName func(string) (link, error), byIndex func(int) (link, error)) (link, error) {
 	if len(allowed) == 0 && a.cfg.Interface != "" {
 		allowed = []string{a.cfg.Interface}
 	}
 	if len(allowed) == 1 && !isPattern(allowed[0]) {
-		return a.k.linkByName(allowed[0])
+		return byName(allowed[0])
 	}
 	match := func(int) bool { return true }
 	if len(allowed) > 0 {
@@ -42,7 +48,7 @@ func (a *Announcer) linkFor(ip netip.Addr, allowed []string, addrs []kaddr) (lin
 	if !ok {
 		return link{}, noInterfaceError{ip: ip, allowed: allowed}
 	}
-	return a.k.linkByIndex(index)
+	return byIndex(index)
 }
 
 func (a *Announcer) namesByIndex() (map[int]string, error) {
@@ -109,21 +115,23 @@ func (a *Announcer) CanCarryOn(ip netip.Addr, allowed []string) error {
 	ip = ip.Unmap()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// The controller asks for every VIP on every recompute: answers are kept for a second,
-	// and forgotten at once when a link changes (linkChanged).
-	if time.Since(a.carryAt) > time.Second {
+	// The controller asks for every VIP on every recompute: answers come from one address
+	// dump and interface lookup kept for a second, forgotten at once when a link changes
+	// (linkChanged), so each costs a map lookup, not a netlink call and a pass over the
+	// thousands of addresses a busy node holds.
+	if a.carry == nil || time.Since(a.carry.at) > time.Second {
 		addrs, err := a.k.list()
 		if err != nil {
 			return err
 		}
-		a.carryAddrs, a.carryAt, a.carryRes = addrs, time.Now(), map[carryKey]error{}
+		a.carry = newCarrySnap(addrs, a.mark)
 	}
 	key := carryKey{ip: ip, allowed: strings.Join(allowed, "\x00")}
-	if err, ok := a.carryRes[key]; ok {
+	if err, ok := a.carry.res[key]; ok {
 		return err
 	}
-	err := a.canCarryLocked(ip, allowed, a.carryAddrs)
-	a.carryRes[key] = err
+	err := a.canCarryLocked(ip, allowed, a.carry)
+	a.carry.res[key] = err
 	return err
 }
 
@@ -131,28 +139,69 @@ func (a *Announcer) CanCarryOn(ip netip.Addr, allowed []string) error {
 func (a *Announcer) forgetCarry() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.carryAt = time.Time{}
+	a.carry = nil
 }
 
-func (a *Announcer) canCarryLocked(ip netip.Addr, allowed []string, addrs []kaddr) error {
-	l, err := a.linkFor(ip, allowed, addrs)
+// carrySnap is what CanCarryOn answers from: one address dump, indexed.
+type carrySnap struct {
+	at      time.Time
+	nets    []kaddr               // the connected networks (no host addresses)
+	v6      map[int]bool          // interfaces with some IPv6 address
+	foreign map[netip.Addr][]int  // addresses vipkeeper does not own, by interface
+	links   map[string]linkAnswer // interface lookups by name
+	indexes map[int]linkAnswer    // and by index
+	res     map[carryKey]error
+}
+
+type linkAnswer struct {
+	l   link
+	err error
+}
+
+func newCarrySnap(addrs []kaddr, mark marker) *carrySnap {
+	s := &carrySnap{at: time.Now(), v6: map[int]bool{}, foreign: map[netip.Addr][]int{},
+		links: map[string]linkAnswer{}, indexes: map[int]linkAnswer{}, res: map[carryKey]error{}}
+	for _, ka := range addrs {
+		ip := ka.prefix.Addr()
+		if !isHost(ka.prefix) {
+			s.nets = append(s.nets, ka)
+		}
+		s.v6[ka.index] = s.v6[ka.index] || ip.Is6()
+		if !mark.owns(ka) {
+			s.foreign[ip] = append(s.foreign[ip], ka.index)
+		}
+	}
+	return s
+}
+
+func (a *Announcer) canCarryLocked(ip netip.Addr, allowed []string, s *carrySnap) error {
+	byName := func(name string) (link, error) {
+		if ans, ok := s.links[name]; ok {
+			return ans.l, ans.err
+		}
+		l, err := a.k.linkByName(name)
+		s.links[name] = linkAnswer{l, err}
+		return l, err
+	}
+	byIndex := func(index int) (link, error) {
+		if ans, ok := s.indexes[index]; ok {
+			return ans.l, ans.err
+		}
+		l, err := a.k.linkByIndex(index)
+		s.indexes[index] = linkAnswer{l, err}
+		return l, err
+	}
+	l, err := a.linkVia(ip, allowed, s.nets, byName, byIndex)
 	if err != nil {
 		return err
 	}
 	if !l.up {
 		return cannotCarry("interface %s is down or has no carrier: it cannot carry %s", l.name, ip)
 	}
-	hasV6 := false
-	for _, ka := range addrs {
-		if ka.index != l.index {
-			continue
-		}
-		if ka.prefix.Addr() == ip && !a.mark.owns(ka) {
-			return fmt.Errorf("%w: it cannot carry %s", foreignError(ip, l.name), ip)
-		}
-		hasV6 = hasV6 || ka.prefix.Addr().Is6()
+	if slices.Contains(s.foreign[ip], l.index) {
+		return fmt.Errorf("%w: it cannot carry %s", foreignError(ip, l.name), ip)
 	}
-	if ip.Is6() && !hasV6 {
+	if ip.Is6() && !s.v6[l.index] {
 		return cannotCarry("interface %s has no IPv6 address: it cannot carry %s", l.name, ip)
 	}
 	return nil

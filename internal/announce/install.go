@@ -48,8 +48,9 @@ func (a *Announcer) installLocked(ip netip.Addr, d Address, addrs []kaddr, exclu
 		return errors.Join(&classified{msg: fmt.Sprintf("announce %s on %s (address removed again)", ip, l.name),
 			cause: err, class: ErrAnnounce}, rerr)
 	}
+	v.placed = time.Now()
 	a.vips[ip] = v
-	a.schedule(v, time.Now(), a.cfg.BurstCount)
+	a.schedule(v, v.placed, a.cfg.BurstCount)
 	a.log.Info("vip added", "vip", ip, "iface", l.name, "until", d.Until)
 	return nil
 }

@@ -122,7 +122,13 @@ func (a *Announcer) dueLocked(now time.Time) []*vip {
 // (PureLB's check-before-send): a VIP whose address vanished is forgotten,
 // so the caller's next Add installs and announces it afresh.
 func (a *Announcer) sendDueLocked(due []*vip, now time.Time) {
-	present, err := a.presentLocked()
+	var placed time.Time
+	for _, v := range due {
+		if v.placed.After(placed) {
+			placed = v.placed
+		}
+	}
+	present, err := a.presentLocked(placed)
 	if err != nil {
 		a.log.Warn("cannot verify vips before announcing; retrying", "err", err)
 		for _, v := range due {
@@ -149,11 +155,18 @@ func (a *Announcer) sendDueLocked(due []*vip, now time.Time) {
 	}
 }
 
-// presentLocked maps each owned host address in the kernel to its interface.
-func (a *Announcer) presentLocked() (map[netip.Addr]int, error) {
-	addrs, err := a.k.list()
-	if err != nil {
-		return nil, err
+// presentLocked maps each owned host address in the kernel to its interface, from a dump
+// begun after placed and at most installDumpAge old: with thousands of VIPs, announcements
+// come due every few milliseconds and a dump costs milliseconds. An address deleted behind
+// our back may so get one more announcement within that age; our own withdrawals never do
+// (a VIP leaves a.vips before its address goes), nor do expired ones (dueLocked).
+func (a *Announcer) presentLocked(placed time.Time) (map[netip.Addr]int, error) {
+	addrs := a.addAddrs
+	if addrs == nil || a.addAt.Before(placed) || time.Since(a.addAt) >= installDumpAge {
+		var err error
+		if addrs, err = a.dumpLocked(); err != nil {
+			return nil, err
+		}
 	}
 	present := map[netip.Addr]int{}
 	for _, ka := range addrs {
