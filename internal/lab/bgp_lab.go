@@ -255,7 +255,7 @@ func (l *Lab) stopBGP() {
 	l.router.stop()
 }
 
-// bgpSamples are the Services `vipkeeper lab --bgp` adds: dual-stack Cluster ones in ECMP
+// bgpSamples are the Services `vipkeeper-lab --bgp` adds: dual-stack Cluster ones in ECMP
 // and in single mode, and a Local one in ECMP mode with one endpoint on the first node.
 func (l *Lab) bgpSamples() []ServiceSpec {
 	if l.cfg.BGP == "" {

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// cpOptions are the flags of `vipkeeper lab control-plane [bench]`.
+// cpOptions are the flags of `vipkeeper-lab control-plane [bench]`.
 type cpOptions struct {
 	cfg        CPConfig
 	announcers []string
@@ -51,22 +51,22 @@ func parseCPFlags(name string, args []string, errOut io.Writer) (cpOptions, erro
 	return o, o.cfg.Validate()
 }
 
-// CPMain runs `vipkeeper lab control-plane [flags]` (a live 3-node control-plane lab that
+// CPMain runs `vipkeeper-lab control-plane [flags]` (a live 3-node control-plane lab that
 // prints who holds the VIP and how the client's reads fare, until ctx ends) or
-// `vipkeeper lab control-plane bench [flags]` (docs/benchmarks.md).
+// `vipkeeper-lab control-plane bench [flags]` (docs/benchmarks.md).
 func CPMain(ctx context.Context, args []string, stdout io.Writer) int {
 	bench := len(args) > 0 && args[0] == "bench"
 	if bench {
 		args = args[1:]
 	}
-	o, err := parseCPFlags("vipkeeper lab control-plane", args, os.Stderr)
+	o, err := parseCPFlags("vipkeeper-lab control-plane", args, os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vipkeeper lab control-plane:", err)
+		fmt.Fprintln(os.Stderr, "vipkeeper-lab control-plane:", err)
 		return 2
 	}
 	if o.cfg.DaemonBin == "" {
 		if o.cfg.DaemonBin, err = os.Executable(); err != nil {
-			fmt.Fprintln(os.Stderr, "vipkeeper lab control-plane:", err)
+			fmt.Fprintln(os.Stderr, "vipkeeper-lab control-plane:", err)
 			return 1
 		}
 	}
@@ -80,7 +80,7 @@ func CPMain(ctx context.Context, args []string, stdout io.Writer) int {
 func cpLive(ctx context.Context, o cpOptions, stdout io.Writer) int {
 	l, err := StartCP(ctx, o.cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vipkeeper lab control-plane:", err)
+		fmt.Fprintln(os.Stderr, "vipkeeper-lab control-plane:", err)
 		return 1
 	}
 	defer l.Close()
@@ -109,12 +109,12 @@ func cpBench(ctx context.Context, o cpOptions, stdout io.Writer) int {
 		rs, err := benchAnnouncer(ctx, cfg, o.only)
 		results = append(results, rs...)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "vipkeeper lab control-plane bench:", a+":", err)
+			fmt.Fprintln(os.Stderr, "vipkeeper-lab control-plane bench:", a+":", err)
 			code = 1
 		}
 	}
 	if err := writeCPReport(o.out, results); err != nil {
-		fmt.Fprintln(os.Stderr, "vipkeeper lab control-plane bench:", err)
+		fmt.Fprintln(os.Stderr, "vipkeeper-lab control-plane bench:", err)
 		return 1
 	}
 	_ = renderCPTable(stdout, results)

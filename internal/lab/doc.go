@@ -66,7 +66,7 @@
 //
 // # Control-plane lab
 //
-// CPLab (cp*.go, `vipkeeper lab control-plane [bench]`) uses the same topology for the
+// CPLab (cp*.go, `vipkeeper-lab control-plane [bench]`) uses the same topology for the
 // control-plane VIP: every node namespace runs an etcd member of one cluster and its own
 // kube-apiserver (testenv.Cluster), plus vipkeeper control-plane or keepalived; the client
 // reads through https://VIP:6443 every 100 ms (Reader) beside the ARP prober. Close removes
