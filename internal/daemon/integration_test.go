@@ -258,9 +258,9 @@ func TestIntegration_StoppedLeaderReleasesAndASuccessorAnnounces(t *testing.T) {
 
 // etcd answering slowly (latency on every round trip, not an outage): every Lease write
 // takes longer than a retry period, so a renewal cancelled at its retry period (the old
-// per-attempt timeout) would never land. Renewals run until shortly before the fence they
-// would set and overlap, so the leader keeps the VIP throughout (issue: a slow etcd is not
-// a dead etcd). A renewal costs kube-apiserver one etcd round trip, or two when its watch
+// per-attempt timeout) would never land. A renewal runs until shortly before the fence it
+// would set, is credited from its issue time, and the next goes max(RP, its latency) after it,
+// so the leader keeps the VIP throughout (issue: a slow etcd is not a dead etcd). A renewal costs kube-apiserver one etcd round trip, or two when its watch
 // cache lags behind the previous renewal (the try on the cached copy conflicts and it reads
 // etcd), and the fence holds while twice the write latency is less than the renew deadline
 // (docs/design.md, "A slow etcd"): 2 x 2 x 1.2 s < 6 s.
