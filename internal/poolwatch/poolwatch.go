@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/vipkeeper/vipkeeper/api/v1alpha1"
+	"github.com/vipkeeper/vipkeeper/internal/informer"
 )
 
 // Config configures a Source. Zero fields take the defaults.
@@ -26,8 +27,11 @@ type Config struct {
 	Dynamic   dynamic.Interface
 	Discovery discovery.DiscoveryInterface
 	// Poll is how often discovery is asked whether the CRD is served while it is not
-	// (5 s), ServedPoll while it is (Poll).
-	Poll, ServedPoll time.Duration
+	// (5 s), ServedPoll while it is (Poll), and Retry how soon again after discovery failed
+	// (informer.Interval, 0.5 s): the agents hold their first Wants until the pools are known,
+	// so after an API outage at start-up they must learn it within the informers' interval,
+	// not a Poll later.
+	Poll, ServedPoll, Retry time.Duration
 	// OnChange, if set, is called after the pools may have changed; it must not block.
 	OnChange func()
 	Logger   *slog.Logger
@@ -38,8 +42,8 @@ func (c Config) Validate() error {
 	if c.Dynamic == nil || c.Discovery == nil {
 		return errors.New("poolwatch config: Dynamic and Discovery are required")
 	}
-	if c.Poll < 0 || c.ServedPoll < 0 {
-		return errors.New("poolwatch config: Poll and ServedPoll must not be negative")
+	if c.Poll < 0 || c.ServedPoll < 0 || c.Retry < 0 {
+		return errors.New("poolwatch config: Poll, ServedPoll and Retry must not be negative")
 	}
 	return nil
 }
@@ -65,6 +69,9 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.ServedPoll == 0 {
 		cfg.ServedPoll = cfg.Poll
+	}
+	if cfg.Retry == 0 {
+		cfg.Retry = informer.Interval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -103,13 +110,13 @@ func (s *Source) List() []*v1alpha1.VIPPool {
 
 // Run follows the CRD and its pools until ctx ends.
 func (s *Source) Run(ctx context.Context) error {
-	tick := time.NewTicker(s.cfg.Poll)
-	defer tick.Stop()
 	for {
+		wait := s.cfg.Poll
 		on, err := Served(s.cfg.Discovery)
 		switch {
 		case err != nil:
 			s.log.Debug("VIPPool discovery failed; asking again", "err", err)
+			wait = s.cfg.Retry
 		case on:
 			s.note(true)
 			s.serve(ctx)
@@ -120,7 +127,7 @@ func (s *Source) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-time.After(wait):
 		}
 	}
 }

@@ -51,3 +51,34 @@ func TestSource_FollowsTheCRDComingAndGoing(t *testing.T) {
 		}
 	})
 }
+
+// Discovery failing (the API server away at start-up) is asked again within the informers'
+// interval, not a Poll later: the agents hold their first Wants until the pools are known.
+func TestSource_LearnsThePoolsWithinAnIntervalOfTheAPIComingBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cs := fake.NewClientset()
+		poolwatchtest.ServeCRD(cs)
+		disc := &poolwatchtest.GatedDiscovery{FakeDiscovery: cs.Discovery().(*fakediscovery.FakeDiscovery)}
+		disc.Installed.Store(true)
+		disc.Down.Store(true)
+		s, err := New(Config{Dynamic: poolwatchtest.Dynamic(t), Discovery: disc, Poll: time.Minute,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = s.Run(t.Context()) }()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if s.HasSynced() {
+			t.Fatal("synced while discovery fails")
+		}
+		disc.Down.Store(false)
+		back := time.Now()
+		for !s.HasSynced() && time.Since(back) < time.Minute {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if took := time.Since(back); took > time.Second {
+			t.Errorf("synced %v after discovery answered again (Poll 1m); want within a second", took)
+		}
+	})
+}

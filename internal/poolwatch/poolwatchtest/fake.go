@@ -3,6 +3,7 @@
 package poolwatchtest
 
 import (
+	"errors"
 	"sync/atomic"
 	"testing"
 
@@ -41,14 +42,18 @@ func ServeCRD(cs *fake.Clientset) {
 }
 
 // GatedDiscovery serves the VIPPool resource (from the fake's Resources: ServeCRD) only
-// while Installed is set; otherwise it answers 404, as for a CRD not installed.
+// while Installed is set; otherwise it answers 404, as for a CRD not installed. While Down
+// is set it fails as an unreachable API server does.
 type GatedDiscovery struct {
 	*fakediscovery.FakeDiscovery
-	Installed atomic.Bool
+	Installed, Down atomic.Bool
 }
 
-// ServerResourcesForGroupVersion answers 404 until Installed.
+// ServerResourcesForGroupVersion fails while Down, answers 404 until Installed.
 func (g *GatedDiscovery) ServerResourcesForGroupVersion(gv string) (*metav1.APIResourceList, error) {
+	if g.Down.Load() {
+		return nil, errors.New("dial tcp 203.0.113.1:6443: connect: connection refused")
+	}
 	if !g.Installed.Load() {
 		return nil, apierrors.NewNotFound(schema.GroupResource{}, gv)
 	}
