@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -204,7 +205,7 @@ func (s *Source) note(on bool) {
 // not exist answers 404, which is "no"; any other error is returned.
 func Served(disc discovery.DiscoveryInterface) (bool, error) {
 	gv := v1alpha1.GroupVersion.String()
-	list, err := disc.ServerResourcesForGroupVersion(gv)
+	list, err := groupResources(disc, gv)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
@@ -217,6 +218,28 @@ func Served(disc discovery.DiscoveryInterface) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// servedTimeout bounds one discovery request.
+const servedTimeout = 10 * time.Second
+
+// groupResources is disc.ServerResourcesForGroupVersion(gv) without client-go's own retries:
+// a kube-apiserver that has just started answers a CRD's group with 503 and Retry-After 5 s
+// until its APIService is available, and client-go would sleep those 5 s inside the call
+// (measured: the cold start's VIP came 4-6 s after kube-apiserver was ready). The error comes
+// back at once instead, and the caller asks again after its Retry.
+func groupResources(disc discovery.DiscoveryInterface, gv string) (*metav1.APIResourceList, error) {
+	rc := disc.RESTClient()
+	if rc == nil || reflect.ValueOf(rc).IsNil() { // fakes have no REST client
+		return disc.ServerResourcesForGroupVersion(gv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), servedTimeout)
+	defer cancel()
+	list := &metav1.APIResourceList{GroupVersion: gv}
+	if err := rc.Get().AbsPath("/apis", gv).MaxRetries(0).Do(ctx).Into(list); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // FromObject converts a VIPPool from an informer or a List. One that does not convert
