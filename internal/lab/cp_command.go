@@ -30,7 +30,7 @@ func parseCPFlags(name string, args []string, errOut io.Writer) (cpOptions, erro
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, "control-plane nodes")
-	fs.StringVar(&o.cfg.DaemonBin, "daemon-bin", "", "vipkeeper binary (default: this executable)")
+	fs.StringVar(&o.cfg.DaemonBin, "daemon-bin", "", "vipkeeper binary (default: $VIPKEEPER_DAEMON_BIN, else bin/vipkeeper)")
 	fs.StringVar(&announcers, "announcers", AnnouncerVipkeeper+","+AnnouncerKeepalived, "bench: announcers to measure, in order")
 	fs.StringVar(&announcer, "announcer", AnnouncerVipkeeper, "live lab: vipkeeper or keepalived")
 	fs.StringVar(&only, "only", "", "bench: comma list of scenarios (default all)")
@@ -63,12 +63,6 @@ func CPMain(ctx context.Context, args []string, stdout io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vipkeeper-lab control-plane:", err)
 		return 2
-	}
-	if o.cfg.DaemonBin == "" {
-		if o.cfg.DaemonBin, err = os.Executable(); err != nil {
-			fmt.Fprintln(os.Stderr, "vipkeeper-lab control-plane:", err)
-			return 1
-		}
 	}
 	o.cfg.Logger = slog.New(slog.NewTextHandler(stdout, nil))
 	if bench {
