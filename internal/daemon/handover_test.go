@@ -1,11 +1,14 @@
 package daemon_test
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/vipkeeper/vipkeeper/internal/announce"
+	"github.com/vipkeeper/vipkeeper/internal/controller"
 	"github.com/vipkeeper/vipkeeper/internal/daemon"
 	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
 	"github.com/vipkeeper/vipkeeper/internal/election"
@@ -221,6 +224,40 @@ func TestDaemon_RestartedLeaderRenewsItsOwnLeaseAtOnce(t *testing.T) {
 		}
 		if got := c.soleHolder(vip); got != leader {
 			t.Errorf("holder %s, want %s", got.name, leader.name)
+		}
+	})
+}
+
+// A node whose kernel refuses the VIP (a foreign copy on its interface) says so with a
+// CannotAnnounce problem (an Event on the Service in the real notifier), gives the VIP up,
+// and another node serves it; the refusing node never announces it meanwhile.
+func TestDaemon_ANodeThatCannotInstallReportsItAndAnotherServes(t *testing.T) {
+	inBubbles(t, func(t *testing.T, tm timing) {
+		c := newCluster(t, tm, []netip.Addr{vip}, three...)
+		defer c.shutdown()
+		var bad *node // the best-ranked node, which would take the VIP first
+		for _, name := range three {
+			if len(controller.Ahead(name, vip, three)) == 0 {
+				bad = c.node(name)
+			}
+		}
+		bad.kernel.SetFail(func(op string, _ netip.Addr) error {
+			if op == "add" {
+				return fmt.Errorf("a copy of the VIP that is not ours: %w", announce.ErrForeign)
+			}
+			return nil
+		})
+		c.startAll(wantsFor(c.vips, three...))
+		time.Sleep(tm.ld + 2*tm.rp)
+		if p := bad.notes.Problems(); !slices.Contains(p, daemon.ProblemCannotAnnounce) {
+			t.Errorf("%s reported %v, want %s", bad.name, p, daemon.ProblemCannotAnnounce)
+		}
+		hs := c.holders(vip)
+		if len(hs) != 1 || hs[0] == bad.name {
+			t.Errorf("holders %v, want one node other than %s\n%s", hs, bad.name, c.hist.Tail(20))
+		}
+		if bad.kernel.Holds(vip) {
+			t.Errorf("%s holds the VIP its kernel refused", bad.name)
 		}
 	})
 }
