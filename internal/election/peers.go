@@ -20,6 +20,7 @@ type peer struct {
 	// anything this node learned before authSeq.
 	auth    Record
 	authSeq uint64
+	authAt  time.Time // core time that request was issued
 	hasAuth bool
 	deadRV  string    // a Conflict proved this version superseded (wait for the informer)
 	deadAt  time.Time //
@@ -99,6 +100,15 @@ func (n *Node) peerLive(name string, t time.Time) bool {
 // expiresAt is when a peer's current record, unchanged, may be revoked.
 func (n *Node) expiresAt(p *peer) time.Time { return p.since.Add(n.cfg.LeaseDuration) }
 
+// absentUntil is when an absent presence record proves its holder's incarnations over: LD
+// after the authoritative answer that found it absent was asked for (and after the absence
+// was first seen). Not LD after an earlier sighting of absence: the record may have been
+// created by a new incarnation and deleted again meanwhile, unseen (an absent record has no
+// version to compare), and that incarnation's renewals may have landed until its deletion.
+func (n *Node) absentUntil(p *peer) time.Time {
+	return later(p.since, p.authAt).Add(n.cfg.LeaseDuration)
+}
+
 func (n *Node) markHeldBy(name string) {
 	for ip := range n.byHolder[name] {
 		n.sched.markVIP(ip)
@@ -108,7 +118,8 @@ func (n *Node) markHeldBy(name string) {
 // holderDead reports whether the incarnation named by v's record is over, and since when
 // (core time, for the spread). Evidence: a presence record of the holder revoked with that
 // very incarnation (from any source); or an answer of the API server, asked after v's
-// record was learned, showing the holder's presence revoked or, for LeaseDuration, absent.
+// record was learned, showing the holder's presence revoked, or absent (then dead LD after
+// that request was issued: absentUntil).
 // An incarnation claims VIPs only after its registration landed, so such an answer saw
 // every incarnation that could have written v's record either revoked or superseded.
 func (n *Node) holderDead(v *vip, t time.Time) (time.Time, bool) {
@@ -125,8 +136,8 @@ func (n *Node) holderDead(v *vip, t time.Time) (time.Time, bool) {
 	switch {
 	case p.auth.revoked():
 		return p.since, true
-	case !p.auth.Exists && !p.view.Exists && !t.Before(n.expiresAt(p)):
-		return n.expiresAt(p), true
+	case !p.auth.Exists && !p.view.Exists && !t.Before(n.absentUntil(p)):
+		return n.absentUntil(p), true
 	}
 	return time.Time{}, false
 }
@@ -135,6 +146,9 @@ func (n *Node) holderDead(v *vip, t time.Time) (time.Time, bool) {
 // we would take over: revoke its presence once it stood still for LeaseDuration, or ask the
 // API server about it when only an authoritative answer can prove its VIPs free.
 func (n *Node) planPeer(t time.Time, p *peer, out []Action) []Action {
+	if n.absenceLapsed(p, t) {
+		n.markHeldBy(p.name) // its VIPs' holder is over now (holderDead): plan them
+	}
 	rank, seq, ok := n.interest(p, t)
 	if !ok || p.busy != 0 || n.stopping {
 		return out
@@ -153,8 +167,8 @@ func (n *Node) planPeer(t time.Time, p *peer, out []Action) []Action {
 	switch {
 	case p.view.revoked(), !p.view.Exists:
 		if p.hasAuth && p.authSeq > seq && (p.auth.revoked() || !p.auth.Exists) {
-			if !p.view.Exists && t.Before(n.expiresAt(p)) {
-				n.sched.wakePeer(p.name, n.expiresAt(p))
+			if !p.view.Exists && t.Before(n.absentUntil(p)) {
+				n.sched.wakePeer(p.name, n.absentUntil(p))
 			}
 			return out // the answer we have covers every VIP (see holderDead)
 		}
@@ -218,7 +232,7 @@ func (n *Node) onPeerResult(t time.Time, a *attempt, r result) {
 		}
 		n.seePeer(t, p, rec)
 		if a.seq > p.authSeq || !p.hasAuth {
-			p.auth, p.authSeq, p.hasAuth = rec, a.seq, true
+			p.auth, p.authSeq, p.authAt, p.hasAuth = rec, a.seq, a.emit, true
 			n.markHeldBy(p.name)
 		}
 	case ClassConflict:
@@ -231,6 +245,12 @@ func (n *Node) onPeerResult(t time.Time, a *attempt, r result) {
 		p.notAft = t.Add(n.backoff(p.fails, ClassPermanent))
 	}
 	n.sched.markPeer(p.name)
+}
+
+// absenceLapsed reports whether an authoritative answer found the peer's record absent
+// and absentUntil has come: the VIPs it held may be taken (the wake set below was for it).
+func (n *Node) absenceLapsed(p *peer, t time.Time) bool {
+	return p.hasAuth && !p.auth.Exists && !p.view.Exists && !t.Before(n.absentUntil(p))
 }
 
 // forgetVIPHolder and indexHolder keep byHolder in step with the VIP views.
