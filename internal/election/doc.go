@@ -31,7 +31,8 @@
 //   - A node takes a VIP from another node's incarnation only with evidence that the
 //     incarnation is over: a presence record of that node revoked with that incarnation,
 //     from any source; or an answer of the API server, asked after the VIP's record was
-//     learned, showing the presence revoked (or absent for LeaseDuration). It revokes a
+//     learned, showing the presence revoked (or absent, from LeaseDuration after that
+//     request was issued: absentUntil). It revokes a
 //     peer's presence only by a compare-and-swap on a version it saw unchanged for
 //     LeaseDuration on its own clock, which puts the peer's fence before the revocation
 //     (LeaseDuration > RenewDeadline + KernelSlack + KernelLateness).
