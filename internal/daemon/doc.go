@@ -2,7 +2,7 @@
 // (election.Node) and feeds it every event (Lease observations, request results, wants,
 // data-plane outcomes, ticks) with time.Now, and executes the actions it returns: Lease
 // requests in their own goroutines, data-plane changes by the loop itself from a queue
-// (withdrawals first), in slices of at most planeSlice between looks at the inputs, so a
+// (withdrawals first, then lifetime refreshes and new installs by turns), in slices of at most planeSlice between looks at the inputs, so a
 // pass over thousands of VIPs never holds up a presence renewal.
 //
 // Invariants:
