@@ -2,8 +2,9 @@
 // (election.Node) and feeds it every event (Lease observations, request results, wants,
 // data-plane outcomes, ticks) with time.Now, and executes the actions it returns: Lease
 // requests in their own goroutines, data-plane changes by the loop itself from a queue
-// (withdrawals first, then lifetime refreshes and new installs by turns), in slices of at most planeSlice between looks at the inputs, so a
-// pass over thousands of VIPs never holds up a presence renewal.
+// (withdrawals first, then lifetime refreshes and new installs by turns), in slices of at
+// most planeSlice between looks at the inputs, so a pass over thousands of VIPs never holds
+// up a presence renewal.
 //
 // Invariants:
 //   - Actions run in the order the core returned them, except that data-plane calls wait
