@@ -8,8 +8,10 @@ import (
 	"testing"
 )
 
-// Without --daemon-bin the control-plane lab runs bin/vipkeeper, never its own executable:
-// since the lab is its own command, that was vipkeeper-lab, and every announcer exited 2.
+// Without --daemon-bin the flags leave the binary to resolveCPFiles, which finds
+// bin/vipkeeper, never the lab's own executable (since the lab is its own command, CPMain
+// defaulted to os.Executable(), vipkeeper-lab, and every announcer exited 2). CPMain itself
+// starts a lab and is not called here; it passes the parsed flags on unchanged.
 func TestCPCommand_RunsTheVipkeeperBinaryByDefault(t *testing.T) {
 	t.Setenv("VIPKEEPER_DAEMON_BIN", "")
 	o, err := parseCPFlags("vipkeeper-lab control-plane", nil, io.Discard)
