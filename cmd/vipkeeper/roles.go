@@ -20,6 +20,11 @@ type binder interface {
 	Validate() error
 }
 
+// resolver is a configuration with defaults that depend on other settings.
+type resolver interface {
+	Resolve(set func(name string) bool)
+}
+
 // parse fills cfg from args and the environment. It returns 0 and false to go on, or the
 // exit code: 0 after --help, 2 for bad flags, stray arguments or an invalid configuration.
 func parse(name string, cfg binder, args []string, stderr io.Writer) (int, bool) {
@@ -39,6 +44,11 @@ func parse(name string, cfg binder, args []string, stderr io.Writer) (int, bool)
 	if err := app.ApplyEnv(fs, os.Getenv); err != nil {
 		fmt.Fprintf(stderr, "vipkeeper %s: environment: %v\n", name, err)
 		return 2, false
+	}
+	if r, ok := cfg.(resolver); ok {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		r.Resolve(func(name string) bool { return set[name] })
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "vipkeeper %s: invalid configuration:\n%v\n", name, err)

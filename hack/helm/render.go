@@ -32,8 +32,12 @@ func isMonitoring(t string) bool { return strings.Contains(t, "/templates/monito
 
 // Outputs are the files of deploy/ (besides crds/, copied from the chart's crds/):
 // vipkeeper.yaml with the chart's defaults, monitoring.yaml with every monitoring object on.
+//
+// vipkeeper.yaml is rendered without the ride-through: a key committed to the repository
+// would be everyone's key. docs/install.md turns it on for a static install.
 var Outputs = []Output{
-	{File: "vipkeeper.yaml", Keep: func(t string) bool { return !isMonitoring(t) }},
+	{File: "vipkeeper.yaml", Keep: func(t string) bool { return !isMonitoring(t) },
+		Values: map[string]any{"rideThrough": map[string]any{"enabled": false}}},
 	{File: "monitoring.yaml", Keep: isMonitoring, Values: map[string]any{"metrics": map[string]any{
 		"serviceMonitor": map[string]any{"enabled": true},
 		"prometheusRule": map[string]any{"enabled": true},

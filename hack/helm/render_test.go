@@ -75,3 +75,30 @@ func TestChart_ValuesReachTheManifests(t *testing.T) {
 		}
 	}
 }
+
+// The chart's default turns the ride-through on: its timing, its key Secret (random,
+// 32 bytes), the key's mount and the peer channel's settings.
+func TestChart_RideThroughIsOnByDefault(t *testing.T) {
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := renderOne(ch, Output{Keep: func(string) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`value: "2s"`, `value: "1.2s"`, `value: "400ms"`, "kind: Secret", "name: vipkeeper-peer-keys",
+		"VIPKEEPER_PEER_KEY_DIR", "mountPath: /etc/vipkeeper/peer-keys", "fieldPath: status.hostIP", `value: ":9474"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rendered chart lacks %q", want)
+		}
+	}
+	own, err := renderOne(ch, Output{Keep: func(string) bool { return true },
+		Values: map[string]any{"rideThrough": map[string]any{"existingSecret": "mine"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(own, "kind: Secret") || !strings.Contains(own, "secretName: mine") {
+		t.Errorf("with existingSecret the chart must mount that Secret and create none")
+	}
+}

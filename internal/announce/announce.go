@@ -38,9 +38,11 @@ type Announcer struct {
 	ns   netns.NsHandle
 	k    kernelPort
 	tx   transmitter
-	wake chan struct{} // a VIP was added: Run recomputes its timer
-	done chan struct{} // closed by Close
-	runs sync.WaitGroup
+	// fence gates the kernel's ARP and NDP messages per VIP (Config.Fence); nil when off.
+	fence fencePort
+	wake  chan struct{} // a VIP was added: Run recomputes its timer
+	done  chan struct{} // closed by Close
+	runs  sync.WaitGroup
 
 	mu sync.Mutex
 	// carry is what CanCarryOn answers from (nil: take a fresh dump).
@@ -61,15 +63,19 @@ type vip struct {
 	ip      netip.Addr
 	link    link
 	allowed []string // Address.Interfaces it was installed for
-	// expires is when the kernel drops the address at the earliest (install
-	// time + lifetime); nothing is announced from then on.
+	// expires is when the kernel stops announcing at the earliest: the address's
+	// install time + lifetime, in fence mode when the gate's timeout ends. Nothing is
+	// announced from then on.
 	expires time.Time
-	left    int       // burst announcements still to send
-	next    time.Time // when Run sends the next one
-	placed  time.Time // when its install returned: a dump begun later shows it
+	// addrEnds is when the kernel drops the address at the earliest (fence mode).
+	addrEnds time.Time
+	left     int       // burst announcements still to send
+	next     time.Time // when Run sends the next one
+	placed   time.Time // when its install returned: a dump begun later shows it
 }
 
-// New returns an Announcer. It changes nothing on the node; call
+// New returns an Announcer. It changes nothing on the node but, in fence mode, the fence
+// tables, which it replaces (silencing any VIP an earlier process left); call
 // Set(ctx, nil) at start-up to sweep VIPs an earlier process left. It fails
 // on kernels older than 4.18, which cannot mark vipkeeper's addresses.
 func New(cfg Config) (*Announcer, error) {
@@ -90,18 +96,27 @@ func New(cfg Config) (*Announcer, error) {
 		_ = ns.Close()
 		return nil, err
 	}
-	return &Announcer{
+	a := &Announcer{
 		cfg: cfg, log: cfg.Logger, mark: newMarker(cfg.Protocol, release), ns: ns, k: k, tx: newWire(ns),
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 		vips: map[netip.Addr]*vip{}, homes: map[netip.Addr]link{},
-	}, nil
+	}
+	if cfg.Fence {
+		if err := a.openFence(); err != nil {
+			k.close()
+			_ = ns.Close()
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // Add installs d.IP with a lifetime ending at d.Until and announces it. For
 // a VIP this Announcer already holds (for the same d.Interfaces) it only
-// refreshes the lifetime. If d.Until is less than a second away the VIP is
-// removed and ErrExpired returned. If the first announcement fails the
-// address is removed again (ErrAnnounce). doc.go lists the error classes.
+// refreshes the lifetime (in fence mode: the gate). If d.Until is less than a
+// second (fence mode: FenceMinLeft) away the VIP is removed and ErrExpired
+// returned. If the first announcement fails the address is removed again
+// (ErrAnnounce). doc.go lists the error classes.
 func (a *Announcer) Add(ctx context.Context, d Address) error {
 	ip, err := vipAddr(d.IP)
 	if err != nil {
@@ -125,9 +140,13 @@ func (a *Announcer) Add(ctx context.Context, d Address) error {
 	err = a.installLocked(ip, d, addrs, true)
 	if errors.Is(err, unix.EEXIST) || errors.Is(err, errMoved) { // decide on a fresh dump
 		if addrs, err = a.installDump(true); err != nil {
+			a.unarmLocked(ip)
 			return fmt.Errorf("add %s: %w", ip, err)
 		}
 		err = a.installLocked(ip, d, addrs, false)
+	}
+	if err != nil {
+		a.unarmLocked(ip)
 	}
 	return err
 }
@@ -184,8 +203,8 @@ func (a *Announcer) Remove(ctx context.Context, ip netip.Addr) error {
 
 // Set makes the owned VIPs exactly desired: owned addresses not desired are
 // removed first, then each desired VIP is added or refreshed. Entries whose
-// Until is less than a second away count as not desired. Set(ctx, nil) is
-// the start-up sweep. Errors of single VIPs are joined; the others proceed.
+// Until is less than a second (fence mode: FenceMinLeft) away count as not desired.
+// Set(ctx, nil) is the start-up sweep; in fence mode it also empties the fence's sets. Errors of single VIPs are joined; the others proceed.
 // Addresses that may still be on the node are listed by a *RemoveError; if
 // the addresses cannot even be listed, the error is ErrKernel and any VIP an
 // earlier process held may still be up until its lifetime ends.
@@ -200,7 +219,11 @@ func (a *Announcer) Set(ctx context.Context, desired []Address) error {
 	if err != nil {
 		return fmt.Errorf("set: %w", err)
 	}
-	errs = append(errs, a.withdrawUnwantedLocked(want, addrs))
+	werr := a.withdrawUnwantedLocked(want, addrs)
+	errs = append(errs, werr)
+	if len(want) == 0 {
+		errs = append(errs, a.resetFenceLocked(werr))
+	}
 	for _, ip := range slices.SortedFunc(maps.Keys(want), netip.Addr.Compare) {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, fmt.Errorf("set: %w", err))...)
@@ -211,7 +234,7 @@ func (a *Announcer) Set(ctx context.Context, desired []Address) error {
 }
 
 // Close stops Run, closes the sockets and netlink handles. It leaves the
-// VIPs in place (their lifetimes run out): withdraw with Set(ctx, nil)
+// VIPs and the fence tables in place (their lifetimes and timeouts run out): withdraw with Set(ctx, nil)
 // first for a graceful stop.
 func (a *Announcer) Close() error {
 	a.mu.Lock()
@@ -227,6 +250,9 @@ func (a *Announcer) Close() error {
 	defer a.mu.Unlock()
 	err := a.tx.close()
 	a.k.close()
+	if a.fence != nil {
+		a.fence.close() // the tables stay: their elements expire by themselves
+	}
 	if a.ns.IsOpen() {
 		err = errors.Join(err, a.ns.Close())
 	}

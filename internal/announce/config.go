@@ -23,6 +23,24 @@ const (
 	// switch or client that missed the burst (metallb#584, cilium#48626)
 	// learns within half a minute without flooding the segment.
 	DefaultRefreshInterval = 30 * time.Second
+	// DefaultFenceTable names the nftables tables of the fence (Config.Fence).
+	DefaultFenceTable = "vipkeeper"
+	// DefaultAddrSlack is how far past Until an address's kernel lifetime reaches in
+	// fence mode: the address is re-sent only about every AddrSlack/2 of lease progress.
+	DefaultAddrSlack = 10 * time.Second
+)
+
+// Fence-mode bounds the core plans with (Config.Fence; docs/dataplane.md, "The nftables
+// fence", has the measurements).
+const (
+	// FenceLateness bounds how long after Until the kernel may still answer ARP or NDP
+	// for a VIP whose gate was not refreshed. Measured: never after the gate's timeout,
+	// which ends at least a millisecond before Until; the bound covers a lagging jiffies
+	// counter (a tick, 10 ms at HZ=100) and queueing past the output hook.
+	FenceLateness = 20 * time.Millisecond
+	// FenceMinLeft: Add with less than this left until Until removes the VIP and returns
+	// ErrExpired.
+	FenceMinLeft = 10 * time.Millisecond
 )
 
 // Config configures an Announcer. The zero value is valid.
@@ -49,10 +67,25 @@ type Config struct {
 	// OnSend, if set, is called after every announcement attempt (metrics).
 	// It runs with the Announcer's lock held and must not call back into it.
 	OnSend func(vip netip.Addr, iface string, err error)
+	// Fence makes the kernel stop announcing each VIP at its Until with millisecond
+	// precision: nftables elements with a timeout gate the ARP and NDP messages for it
+	// (doc.go, "Fence mode"). Off: the address's kernel lifetime, in whole seconds, is the
+	// fence.
+	Fence bool
+	// FenceTable names the fence's tables ("arp <FenceTable>", "ip6 <FenceTable>"),
+	// which New replaces. Default DefaultFenceTable.
+	FenceTable string
+	// AddrSlack is how far past Until the address lifetime reaches in fence mode.
+	// Default DefaultAddrSlack; at least 2s.
+	AddrSlack time.Duration
 }
 
+// maxTableName is NFT_NAME_MAXLEN (256) less the terminating NUL.
+const maxTableName = 255
+
 // Address is one desired VIP: hold ip until Until, which becomes the
-// address's kernel lifetime. Until must come from time.Now() (monotonic).
+// address's kernel lifetime (in fence mode, the gate's timeout). Until must
+// come from time.Now() (monotonic).
 type Address struct {
 	IP    netip.Addr
 	Until time.Time
@@ -77,6 +110,12 @@ func (c Config) withDefaults() Config {
 	if c.Protocol == 0 {
 		c.Protocol = DefaultProtocol
 	}
+	if c.FenceTable == "" {
+		c.FenceTable = DefaultFenceTable
+	}
+	if c.AddrSlack == 0 {
+		c.AddrSlack = DefaultAddrSlack
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -98,6 +137,12 @@ func (c Config) Validate() error {
 			c.RefreshInterval, c.BurstInterval)
 	case c.Protocol <= 3:
 		return fmt.Errorf("protocol %d: 1-3 belong to the kernel", c.Protocol)
+	case len(c.FenceTable) > maxTableName:
+		return fmt.Errorf("fence table %q: name longer than %d characters", c.FenceTable, maxTableName)
+	case c.AddrSlack < 2*time.Second:
+		// The kernel counts the address lifetime in whole seconds and removes it up to a
+		// second late; refreshed at AddrSlack/2, the address always outlives the gate.
+		return fmt.Errorf("address slack %s: must be at least 2s", c.AddrSlack)
 	}
 	return nil
 }

@@ -3,22 +3,30 @@
 //
 // # Invariant
 //
-// A VIP is on an interface only with a finite kernel lifetime that the
-// kernel ends no later than the Until its holder was granted (checked after
-// each netlink call returns, see Addresses), and it is announced only while
-// its address is in place. So a process that freezes or is killed (SIGKILL,
-// OOM) loses its VIPs on its own: the kernel removes them when the lifetime
-// runs out, and the kernel, which answers ARP and NDP for them, stops
-// answering. kube-vip left its VIP on the NIC after SIGKILL and two nodes
-// answered ARP for it forever (kube-vip#996); this package cannot. Every
-// address it installs it recognises afterwards as its own, on every kernel
-// it runs on, and it never touches an address it does not own.
+// The kernel stops announcing a VIP (answering ARP and NDP for it) no later
+// than the Until its holder was granted, without the process: so a process
+// that freezes or is killed (SIGKILL, OOM) loses its VIPs on its own.
+// kube-vip left its VIP on the NIC after SIGKILL and two nodes answered ARP
+// for it forever (kube-vip#996); this package cannot. Every address it
+// installs it recognises afterwards as its own, on every kernel it runs on,
+// and it never touches an address it does not own.
+//
+//   - Default: a VIP is on an interface only with a finite kernel lifetime that
+//     the kernel ends no later than Until (checked after each netlink call
+//     returns, see Addresses), and it is announced only while its address is in
+//     place; the kernel removes it when the lifetime runs out. Whole seconds:
+//     the kernel may remove it up to about a second late (docs/dataplane.md).
+//   - Fence mode (Config.Fence): the kernel answers for a VIP only while its
+//     nftables gate is open, and the gate's timeout, in milliseconds, ends no
+//     later than Until (checked after each batch returns, see Fence mode). The
+//     kernel checks it on every ARP or NDP message it sends; FenceLateness
+//     bounds how late that lets one through. The address outlives the gate.
 //
 // # Addresses
 //
 // Each VIP is a /32 or /128, scope global, with IFA_F_NOPREFIXROUTE (and
-// IFA_F_NODAD for IPv6), and valid_lft = preferred_lft = floor(Until - now)
-// in whole seconds, computed right before the netlink call. The kernel
+// IFA_F_NODAD for IPv6), and (outside fence mode) valid_lft = preferred_lft =
+// floor(Until - now) in whole seconds, computed right before the netlink call. The kernel
 // counts from when it handles the call, so if the call returns too late for
 // the lifetime it carried, the address is sent again with the shorter
 // lifetime left, and removed (ErrExpired) after three slow calls or with less
@@ -26,6 +34,33 @@
 // lifetimes (RTM_NEWADDR with NLM_F_REPLACE). How late the kernel itself may
 // remove an expired address is in docs/dataplane.md. Announcing stops at
 // install time + lifetime, which is never after Until.
+//
+// # Fence mode
+//
+// With Config.Fence, New replaces the tables "arp <FenceTable>" and
+// "ip6 <FenceTable>" in one batch. Each has a set of VIPs (vips4, vips6) and a
+// set of open gates with per-element timeouts (live4, live6), and an output
+// chain that drops what would advertise a VIP's mapping while it is in vips and
+// not in live: ARP replies and requests with the VIP as sender, Neighbor
+// Advertisements for it and Neighbor Solicitations from it. Owned addresses
+// already on the node go into vips, so an earlier process's VIPs stay silent
+// until the sweep removes them. Installing a VIP is: one batch putting it in
+// vips and opening its gate, then the address, then the first announcement
+// (the unsolicited NA crosses the gate). The gate's timeout is Until - now less
+// a millisecond, rounded down to milliseconds; the kernel counts from when it
+// handles the batch, so a batch that returns too late for its timeout is sent
+// again with a shorter one, and with less than FenceMinLeft left, or after
+// three slow batches, the VIP is removed (ErrExpired). Refreshing is one batch
+// that deletes the live element and adds it again (the kernel would keep the
+// old expiry of an element merely added again with an unchanged timeout). The
+// address lifetime reaches Config.AddrSlack past Until, rounded up to seconds,
+// and is re-sent only when it would end less than AddrSlack/2 after the new
+// Until. A refresh that finds the tables deleted (nft flush ruleset) recreates
+// them with every held VIP's gate.
+// Withdrawal closes the gate first, then deletes the address, then takes the
+// VIP out of vips (not while an owned copy may be left). Set(ctx, nil) empties
+// the sets. Close leaves the tables; their gates close at their timeouts. One
+// fence-mode Announcer per network namespace.
 //
 // # Ownership
 //
@@ -55,20 +90,22 @@
 //   - ErrAnnounce: the first announcement failed; the address was removed
 //     again.
 //   - ErrKernel: a netlink request failed; it may succeed when retried.
-//   - ErrExpired: less than a second of the lifetime is left (the address is
-//     removed); ErrInvalidVIP, ErrClosed: caller errors.
+//   - ErrExpired: less than a second (fence mode: FenceMinLeft) is left until
+//     Until (the VIP is removed); ErrInvalidVIP, ErrClosed: caller errors.
 //
 // Remove and Set return a *RemoveError (errors.As) listing the addresses
 // that may still be on the node: a delete failed (ErrKernel), or a copy
 // vipkeeper does not recognise as its own sits where it had put the VIP
 // (ErrForeign). Until they are gone the node may still answer for them; each
-// owned one goes at the latest when its kernel lifetime ends.
+// owned one goes at the latest when its kernel lifetime ends (in fence mode its
+// gate is closed already).
 //
 // # Order of changes
 //
-// Adding is: address in place, then the first announcement, synchronously
-// in Add; if that fails the address is removed again. Withdrawal removes the
-// address first; the VIP's announcements stop in the same critical section.
+// Adding is: (fence mode: the gate open,) address in place, then the first
+// announcement, synchronously in Add; if that fails the address is removed
+// again. Withdrawal (fence mode: closes the gate, then) removes the address;
+// the VIP's announcements stop in the same critical section.
 // Every send happens under the lock that Remove takes, and Run verifies
 // against a fresh address dump that each address is still in place before
 // announcing it (PureLB's check).

@@ -12,7 +12,7 @@ import (
 // Sentinel errors; test with errors.Is. doc.go says which the core acts on and how.
 var (
 	ErrClosed     = errors.New("announcer closed")
-	ErrExpired    = errors.New("deadline less than one second away")
+	ErrExpired    = errors.New("deadline too close: less than a second (fence mode: FenceMinLeft) away")
 	ErrInvalidVIP = errors.New("not a global unicast address")
 	// ErrForeign: a copy of the VIP that vipkeeper does not own is on the interface that
 	// would carry it. Permanent until that address goes away.

@@ -34,11 +34,17 @@ func (a *Announcer) installLocked(ip netip.Addr, d Address, addrs []kaddr, exclu
 		return fmt.Errorf("add %s: %w", ip, err)
 	}
 	v := &vip{ip: ip, link: l, allowed: slices.Clone(d.Interfaces)}
+	if a.fence != nil { // the gate first: an address in no vips set would be answered unfenced
+		if err := a.armLocked(v, d.Until); err != nil {
+			return err
+		}
+	}
 	if err := a.setLifetimeLocked(v, d.Until, exclusive); err != nil {
 		if exclusive && errors.Is(err, unix.EEXIST) {
 			return err
 		}
 		a.homes[ip] = l
+		a.unarmLocked(ip)
 		return err
 	}
 	a.homes[ip] = l
@@ -56,7 +62,12 @@ func (a *Announcer) installLocked(ip netip.Addr, d Address, addrs []kaddr, exclu
 }
 
 func (a *Announcer) refreshLocked(v *vip, until time.Time) error {
-	err := a.replaceLocked(v, until)
+	var err error
+	if a.fence != nil {
+		err = a.refreshFencedLocked(v, until)
+	} else {
+		err = a.replaceLocked(v, until)
+	}
 	if errors.Is(err, ErrCannotCarry) {
 		delete(a.vips, v.ip) // the interface is gone: the next Add starts over
 	}
@@ -76,8 +87,12 @@ func (a *Announcer) replaceLocked(v *vip, until time.Time) error {
 	return a.setLifetimeLocked(v, until, false)
 }
 
-// setLifetimeLocked is replaceLocked whose first call, with exclusive, only creates.
+// setLifetimeLocked is replaceLocked whose first call, with exclusive, only creates. In
+// fence mode the gate ends the announcing and placeLocked sets the address.
 func (a *Announcer) setLifetimeLocked(v *vip, until time.Time, exclusive bool) error {
+	if a.fence != nil {
+		return a.placeLocked(v, until, exclusive)
+	}
 	for try := range lifetimeTries {
 		start := time.Now()
 		lft, ok := lifetime(until, start)
@@ -147,6 +162,7 @@ func (a *Announcer) removeLocked(ip netip.Addr) error {
 // reports the same.
 func (a *Announcer) withdrawLocked(ip netip.Addr, addrs []kaddr) error {
 	delete(a.vips, ip)
+	a.disarmLocked(ip) // the gate first: the kernel stops answering at once
 	home, placed := a.homes[ip]
 	var errs []error
 	for _, ka := range addrs {
@@ -166,9 +182,10 @@ func (a *Announcer) withdrawLocked(ip netip.Addr, addrs []kaddr) error {
 		a.log.Info("vip removed", "vip", ip, "iface_index", ka.index)
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return errors.Join(errs...) // ip stays in the vips set: what is left stays silent
 	}
 	delete(a.homes, ip)
+	a.forgetLocked(ip)
 	return nil
 }
 
@@ -192,7 +209,7 @@ func (a *Announcer) withdrawUnwantedLocked(want map[netip.Addr]Address, addrs []
 	var left []netip.Addr
 	var errs []error
 	for _, ip := range slices.SortedFunc(maps.Keys(drop), netip.Addr.Compare) {
-		if d, ok := want[ip]; ok && d.Until.Sub(now) >= time.Second {
+		if d, ok := want[ip]; ok && d.Until.Sub(now) >= a.minLeft() {
 			continue
 		}
 		if err := a.withdrawLocked(ip, addrs); err != nil {
@@ -207,7 +224,7 @@ func (a *Announcer) withdrawUnwantedLocked(want map[netip.Addr]Address, addrs []
 // changed.
 func (a *Announcer) applyLocked(d Address, addrs []kaddr) error {
 	ip := d.IP
-	if _, ok := lifetime(d.Until, time.Now()); !ok {
+	if d.Until.Sub(time.Now()) < a.minLeft() {
 		return nil // withdrawn by withdrawUnwantedLocked
 	}
 	v := a.vips[ip]

@@ -44,7 +44,8 @@ func RunAgent(ctx context.Context, cfg AgentConfig, log *slog.Logger) error {
 	reg := newRegistry()
 	sent := announcementCounter(reg)
 	var onLink LinkHook
-	plane, err := announce.New(announce.Config{Interface: cfg.Interface, Logger: log, OnLinkChange: onLink.fire, OnSend: sent})
+	plane, err := announce.New(announce.Config{Interface: cfg.Interface, Logger: log, OnLinkChange: onLink.fire, OnSend: sent,
+		Fence: cfg.rideOn()})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}
@@ -84,7 +85,7 @@ func RunAgentOn(ctx context.Context, cfg AgentConfig, log *slog.Logger, rc *rest
 	if routes != nil {
 		dp = routes.Plane()
 	}
-	d, err := newDaemon(cfg, log, rc, client, dp, daemon.NewMetrics(reg))
+	d, err := newDaemon(cfg, log, rc, client, dp, reg)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,8 @@ func RunAgentOn(ctx context.Context, cfg AgentConfig, log *slog.Logger, rc *rest
 		part{"bgp config", routes.RunWatcher, false}, part{"controller", ctrl.Run, false})
 }
 
-func newDaemon(cfg AgentConfig, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane daemon.Dataplane, m *daemon.Metrics) (*daemon.Daemon, error) {
+func newDaemon(cfg AgentConfig, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane daemon.Dataplane,
+	reg *prometheus.Registry) (*daemon.Daemon, error) {
 	// The HTTP timeout is only a backstop behind each request's own deadline (sized by the
 	// core up to the lease duration); it must not cut a request the core lets run.
 	lc, err := lease.NewClient(rc, lease.ClientConfig{QPS: float32(cfg.LeaseQPS), Burst: cfg.LeaseBurst,
@@ -112,17 +114,29 @@ func newDaemon(cfg AgentConfig, log *slog.Logger, rc *rest.Config, client kubern
 	if err != nil {
 		return nil, err
 	}
-	store, err := lease.New(lease.Config{Client: lc.CoordinationV1(), Namespace: cfg.Namespace,
-		Identity: cfg.NodeName, Duration: cfg.Timing.LeaseDuration})
-	if err != nil {
-		return nil, err
-	}
+	lcfg := lease.Config{Client: lc.CoordinationV1(), Namespace: cfg.Namespace,
+		Identity: cfg.NodeName, Duration: cfg.Timing.LeaseDuration}
 	ec := election.DefaultConfig(cfg.NodeName)
 	ec.LeaseDuration, ec.RenewDeadline, ec.RetryPeriod = cfg.Timing.LeaseDuration, cfg.Timing.RenewDeadline, cfg.Timing.RetryPeriod
 	ec.Rand = rand.Float64 // full-jitter backoff; safe for concurrent electors
-	return daemon.New(daemon.Config{Election: ec, Namespace: cfg.Namespace, Leases: store,
-		Source: lease.NewSource(client, cfg.Namespace), Plane: plane, Logger: log, Metrics: m,
-		StopTimeout: cfg.StopTimeout})
+	dc := daemon.Config{Namespace: cfg.Namespace, Source: lease.NewSource(client, cfg.Namespace), Plane: plane,
+		Logger: log, Metrics: daemon.NewMetrics(reg), StopTimeout: cfg.StopTimeout}
+	if cfg.rideOn() {
+		ch, err := newPeers(cfg, log, reg)
+		if err != nil {
+			return nil, err
+		}
+		adv, _ := cfg.Peer.advertise() // checked by Validate
+		lcfg.PeerAddress, dc.Peers = adv.String(), ch
+		fenceElection(&ec, cfg.Ride)
+		log.Info("ride-through on", "peer", adv.String(), "listen", ch.Addr().String(), "cap", cfg.Ride.Cap)
+	}
+	store, err := lease.New(lcfg)
+	if err != nil {
+		return nil, err
+	}
+	dc.Election, dc.Leases = ec, store
+	return daemon.New(dc)
 }
 
 // announcementCounter is the data plane's OnSend hook: vipkeeper_announcements_total counts

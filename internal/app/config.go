@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,6 +21,23 @@ type Timing struct {
 // DefaultTiming is client-go's and the field's (docs/design.md, "The timing trade").
 var DefaultTiming = Timing{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
 
+// RideTiming is the agent's default with the ride-through (--peer-key-dir): a hard node
+// death fails over within 2 s, and peers' attestations carry the VIPs through a control
+// plane outage (docs/design.md, "Ride-through timings").
+var RideTiming = Timing{LeaseDuration: 2 * time.Second, RenewDeadline: 1200 * time.Millisecond, RetryPeriod: 400 * time.Millisecond}
+
+// timingFlags are the flags of Timing: set by hand, they override RideTiming.
+var timingFlags = []string{"lease-duration", "renew-deadline", "retry-period"}
+
+// timingRules says which rules the timing must meet.
+type timingRules int
+
+const (
+	kernelLifetimes timingRules = iota // agent: addresses fenced by kernel lifetimes (whole seconds)
+	nftFence                           // agent with the ride-through: the nftables fence (milliseconds; election.Config checks the rest)
+	leaderOnly                         // controller: client-go's ratios
+)
+
 func (t *Timing) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&t.LeaseDuration, "lease-duration", DefaultTiming.LeaseDuration, "how long a candidate waits on an unchanged Lease before taking it")
 	fs.DurationVar(&t.RenewDeadline, "renew-deadline", DefaultTiming.RenewDeadline, "a leader withdraws this long after the start of its last successful renew")
@@ -27,11 +45,15 @@ func (t *Timing) bind(fs *flag.FlagSet) {
 }
 
 // validate holds the one copy of the ratio rules (docs/safety.md says why).
-func (t Timing) validate(add func(bool, string, ...any)) {
-	add(t.LeaseDuration >= t.RenewDeadline+2*time.Second, "--lease-duration %v must be at least 2s longer than --renew-deadline %v (docs/safety.md)", t.LeaseDuration, t.RenewDeadline)
+func (t Timing) validate(add func(bool, string, ...any), rules timingRules) {
+	add(t.LeaseDuration > t.RenewDeadline, "--lease-duration %v must be longer than --renew-deadline %v", t.LeaseDuration, t.RenewDeadline)
 	add(float64(t.RenewDeadline) > 1.2*float64(t.RetryPeriod), "--renew-deadline %v must be longer than 1.2 x --retry-period %v", t.RenewDeadline, t.RetryPeriod)
-	add(t.RenewDeadline >= 2*time.Second, "--renew-deadline %v must be at least 2s (kernel address lifetimes count whole seconds)", t.RenewDeadline)
 	add(t.RetryPeriod > 0, "--retry-period %v must be positive", t.RetryPeriod)
+	add(t.LeaseDuration >= time.Second, "--lease-duration %v must be at least 1s (Leases count whole seconds)", t.LeaseDuration)
+	if rules == kernelLifetimes {
+		add(t.LeaseDuration >= t.RenewDeadline+2*time.Second, "--lease-duration %v must be at least 2s longer than --renew-deadline %v (docs/safety.md; --peer-key-dir enables the nftables fence, which needs less)", t.LeaseDuration, t.RenewDeadline)
+		add(t.RenewDeadline >= 2*time.Second, "--renew-deadline %v must be at least 2s (kernel address lifetimes count whole seconds; --peer-key-dir enables the nftables fence, which needs less)", t.RenewDeadline)
+	}
 }
 
 // Common are the settings of both roles.
@@ -42,6 +64,7 @@ type Common struct {
 	MetricsAddr       string
 	HealthAddr        string
 	Pprof             bool
+	Ride              RideConfig // ride.go
 	LoadBalancerClass string
 	DefaultClass      bool
 	IgnoreExcludeLB   bool
@@ -52,6 +75,7 @@ func (c *Common) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster)")
 	fs.StringVar(&c.Namespace, "namespace", "vipkeeper-system", "namespace of vipkeeper's Leases")
 	c.Timing.bind(fs)
+	c.Ride.bind(fs)
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":9472", "Prometheus metrics listen address (empty: off)")
 	fs.StringVar(&c.HealthAddr, "health-addr", ":9473", "/livez and /readyz listen address (empty: off)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "also serve Go's profiles (/debug/pprof/) on the metrics address; they expose internals")
@@ -61,10 +85,11 @@ func (c *Common) bind(fs *flag.FlagSet) {
 	c.Log.Bind(fs)
 }
 
-func (c Common) validate(add func(bool, string, ...any)) {
+func (c Common) validate(add func(bool, string, ...any), rules timingRules) {
 	add(c.Namespace != "", "--namespace is empty")
 	add(c.LoadBalancerClass != "", "--load-balancer-class is empty")
-	c.Timing.validate(add)
+	c.Timing.validate(add, rules)
+	c.Ride.validate(add)
 	c.Log.validate(add)
 }
 
@@ -76,7 +101,8 @@ type AgentConfig struct {
 	LeaseQPS    float64
 	LeaseBurst  int
 	StopTimeout time.Duration
-	BGP         BGPConfig // bgp.go
+	BGP         BGPConfig  // bgp.go
+	Peer        PeerConfig // ride.go
 }
 
 // Bind registers every setting as a flag on fs, with the defaults.
@@ -88,13 +114,29 @@ func (c *AgentConfig) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.LeaseBurst, "lease-burst", 1000, "Lease request burst")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 5*time.Second, "on SIGTERM: time to withdraw every VIP and release its Lease")
 	c.BGP.bind(fs)
+	c.Peer.bind(fs)
+}
+
+// Resolve applies the defaults that depend on other settings: with the ride-through, the
+// timing flags left unset take RideTiming. set reports whether a flag was given (on the
+// command line or in the environment).
+func (c *AgentConfig) Resolve(set func(name string) bool) {
+	if c.Peer.KeyDir == "" || slices.ContainsFunc(timingFlags, set) {
+		return
+	}
+	c.Timing = RideTiming
 }
 
 // Validate reports every invalid setting at once.
 func (c AgentConfig) Validate() error {
 	return collect(func(add func(bool, string, ...any)) {
 		add(c.NodeName != "", "--node-name is empty: set it or $NODE_NAME (the downward API's spec.nodeName)")
-		c.Common.validate(add)
+		rules := kernelLifetimes
+		if c.Peer.KeyDir != "" {
+			rules = nftFence
+		}
+		c.Common.validate(add, rules)
+		c.Peer.validate(add, c.BGP.Enabled)
 		add(c.LeaseQPS > 0 && c.LeaseBurst > 0, "--lease-qps %v and --lease-burst %d must be positive", c.LeaseQPS, c.LeaseBurst)
 		add(c.StopTimeout > 0, "--stop-timeout %v must be positive", c.StopTimeout)
 		if err := c.BGP.validate(); err != nil {
@@ -119,7 +161,7 @@ func (c *ControllerConfig) Bind(fs *flag.FlagSet) {
 func (c ControllerConfig) Validate() error {
 	return collect(func(add func(bool, string, ...any)) {
 		add(c.Identity != "", "--identity is empty: set it or $POD_NAME")
-		c.Common.validate(add)
+		c.Common.validate(add, leaderOnly)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/dynamic"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/vipkeeper/vipkeeper/internal/controller"
+	"github.com/vipkeeper/vipkeeper/internal/election"
 	"github.com/vipkeeper/vipkeeper/internal/gc"
 	"github.com/vipkeeper/vipkeeper/internal/ingress"
 	"github.com/vipkeeper/vipkeeper/internal/leader"
@@ -104,6 +106,15 @@ func newCollector(cfg ControllerConfig, log *slog.Logger, client kubernetes.Inte
 		return nil, err
 	}
 	return gc.New(gc.Config{Client: client, Store: store, Namespace: cfg.Namespace, Class: class(cfg.Common),
-		Timing: gc.Timing{Grace: 2 * cfg.Timing.LeaseDuration, LeaseDuration: cfg.Timing.LeaseDuration},
+		Timing: gc.Timing{Grace: 2 * cfg.Timing.LeaseDuration, LeaseDuration: collectorWait(cfg.Common)},
 		Logger: log.With("component", "lease gc")})
+}
+
+// collectorWait is how long the collector waits on a departed node's unchanged presence
+// before revoking it. No holder asks the collector for an attestation, so it is a node the
+// holder has not acknowledged and waits LD + X (docs/ride-through-model.md, finding 9);
+// the cap bounds a rider from its last landed renewal whatever the collector saw.
+func collectorWait(c Common) time.Duration {
+	ec := election.Config{LeaseDuration: c.Timing.LeaseDuration, Ride: c.Ride.election()}.WithDefaults()
+	return ec.UnackedWait()
 }

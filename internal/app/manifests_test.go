@@ -2,10 +2,13 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/vipkeeper/vipkeeper/internal/daemon"
 	"github.com/vipkeeper/vipkeeper/internal/leader"
+	"github.com/vipkeeper/vipkeeper/internal/peer"
 	"github.com/vipkeeper/vipkeeper/internal/pool"
 )
 
@@ -146,6 +150,18 @@ func registeredNames(t *testing.T) map[string]bool {
 	reg := &describing{names: map[string]bool{}}
 	daemon.NewMetrics(reg)
 	announcementCounter(reg)
+	keys := t.TempDir()
+	if err := os.WriteFile(filepath.Join(keys, "k1"), bytes.Repeat([]byte{7}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := peer.New(peer.Config{Node: "n", Listen: "127.0.0.1:0", KeyDir: keys, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ch.Run(ctx, func(peer.Message, netip.AddrPort) {}) }()
+	t.Cleanup(func() { cancel(); <-done }) // Run closes the socket
 	cs := kfake.NewClientset()
 	if _, err := leader.New(leader.Config{Leases: cs.CoordinationV1(), Namespace: "ns", Name: "l", Identity: "i",
 		LeaseDuration: 15e9, RenewDeadline: 10e9, RetryPeriod: 2e9, Metrics: reg}); err != nil {

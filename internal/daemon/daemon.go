@@ -58,6 +58,9 @@ type Config struct {
 	Logger      *slog.Logger  // optional
 	Metrics     *Metrics      // optional
 	StopTimeout time.Duration // graceful stop budget: withdraw and release every VIP
+	// Peers is the ride-through's peer channel: required when Election.Ride is on, and
+	// only then.
+	Peers PeerChannel
 }
 
 // Validate checks the wiring and the election timing.
@@ -69,6 +72,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("daemon: Leases, Source and Plane are required")
 	case c.StopTimeout <= 0:
 		return fmt.Errorf("daemon: StopTimeout %v must be positive", c.StopTimeout)
+	case c.Election.Ride.On() != (c.Peers != nil):
+		return fmt.Errorf("daemon: the ride-through (Election.Ride.Cap %v) needs a peer channel, and a peer channel needs it", c.Election.Ride.Cap)
 	}
 	return c.Election.WithDefaults().Validate()
 }

@@ -109,6 +109,8 @@ type cluster struct {
 	rng   *lockedRand // nil: no jitter
 	// tune, if set, adjusts each node's election config.
 	tune func(*election.Config)
+	// peers, if set, gives each daemon incarnation its peer channel (the ride-through).
+	peers func(node string) daemon.PeerChannel
 
 	failed     atomic.Bool
 	violations atomic.Int32
@@ -203,8 +205,12 @@ func (c *cluster) start(n *node) {
 	if c.rng != nil {
 		ec.Rand = c.rng.child().Float64
 	}
-	d, err := daemon.New(daemon.Config{Election: ec, Namespace: c.ns, Leases: n.store, Source: n.src,
-		Plane: n.plane, Notify: n.notes, Logger: c.log, StopTimeout: 5 * time.Second})
+	dc := daemon.Config{Election: ec, Namespace: c.ns, Leases: n.store, Source: n.src,
+		Plane: n.plane, Notify: n.notes, Logger: c.log, StopTimeout: 5 * time.Second}
+	if c.peers != nil {
+		dc.Peers = c.peers(n.name)
+	}
+	d, err := daemon.New(dc)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ type input struct {
 	obs   *observation
 	wants map[netip.Addr]Want
 	res   *result
+	peer  *election.Received
 	stop  bool
 }
 
@@ -89,6 +90,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.synced = true
 	d.mu.Unlock()
 	sh.primeSelf()
+	d.runPeers(rctx)
 	d.log.Info("election loop running", "namespace", d.cfg.Namespace, "incarnation", d.core.Incarnation())
 	go sh.run()
 	<-ctx.Done()
@@ -126,6 +128,7 @@ func (sh *shell) run() {
 		if sh.step(election.Ticked{}) || sh.runPlane(planeSlice) {
 			return
 		}
+		sh.rideReport()
 		wait := sh.untilWake()
 		if sh.planePending() {
 			wait = 0 // more data-plane work: look at the inputs, then go on with it
@@ -163,6 +166,8 @@ func (sh *shell) handle(in input) bool {
 		return sh.onWants(in.wants)
 	case in.res != nil:
 		return sh.onResult(*in.res)
+	case in.peer != nil:
+		return sh.step(*in.peer)
 	case in.stop:
 		return sh.step(election.StopRequested{})
 	}
@@ -206,6 +211,8 @@ func (sh *shell) do(a election.Action) ([]election.Action, bool) {
 		sh.queuePlane(a)
 	case election.Uninstall, election.Sweep:
 		sh.queuePlane(a)
+	case election.Send:
+		sh.sendPeer(a)
 	case election.Stopped:
 		return nil, true
 	}

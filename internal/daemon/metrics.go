@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vipkeeper/vipkeeper/internal/election"
 )
 
 // Metrics are the election loop's Prometheus metrics.
@@ -21,6 +23,66 @@ type Metrics struct {
 	planeFails       *prometheus.CounterVec
 	namespaceMissing *prometheus.CounterVec
 	pastWakes        prometheus.Counter
+	ride
+}
+
+// ride are the ride-through's metrics (issue 11).
+type ride struct {
+	riding            prometheus.Gauge
+	rideUntil         prometheus.Gauge
+	rideMembers       *prometheus.GaugeVec
+	rideEnds          *prometheus.CounterVec
+	rideRounds        prometheus.Counter
+	rideGranted       prometheus.Counter
+	rideRelayed       prometheus.Counter
+	rideVouched       prometheus.Counter
+	rideUnaddressable prometheus.Counter
+	last              [4]uint64
+}
+
+func newRide() ride {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	return ride{
+		riding: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vipkeeper_ride_through",
+			Help: "1 while this node keeps announcing past its renew deadline on its members' attestations."}),
+		rideUntil: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vipkeeper_ride_through_until_seconds",
+			Help: "When the standing ride-through ends unless renewed (Unix time)."}),
+		rideMembers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vipkeeper_ride_through_attested_by",
+			Help: "1 for each member whose attestation the standing ride-through rests on."}, []string{"member"}),
+		rideEnds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vipkeeper_ride_through_ends_total",
+			Help: "Ride-throughs ended, by why: renewed (a renewal landed), unanswered (a member did not attest in time), cap (the cap X was reached)."},
+			[]string{"why"}),
+		rideRounds:        c("vipkeeper_ride_through_queries_total", "Attestation rounds this node started."),
+		rideGranted:       c("vipkeeper_ride_through_granted_total", "Rounds every member attested in time (each extends the deadline)."),
+		rideRelayed:       c("vipkeeper_ride_through_relayed_total", "Presence renewals a peer made for this node and it credited."),
+		rideVouched:       c("vipkeeper_ride_through_attestations_given_total", "Attestations this node gave (it was blind when asked)."),
+		rideUnaddressable: c("vipkeeper_ride_through_unaddressable_total", "Peer messages not sent: the addressee publishes no peer address."),
+	}
+}
+
+func (r *ride) collectors() []prometheus.Collector {
+	return []prometheus.Collector{r.riding, r.rideUntil, r.rideMembers, r.rideEnds, r.rideRounds, r.rideGranted,
+		r.rideRelayed, r.rideVouched, r.rideUnaddressable}
+}
+
+// rideCounters adds what the core's cumulative counts grew by.
+func (r *ride) rideCounters(st election.RideStatus) {
+	now := [4]uint64{st.Rounds, st.Granted, st.Relayed, st.Vouched}
+	for i, c := range []prometheus.Counter{r.rideRounds, r.rideGranted, r.rideRelayed, r.rideVouched} {
+		if now[i] > r.last[i] {
+			c.Add(float64(now[i] - r.last[i]))
+		}
+	}
+	r.last = now
+}
+
+func (r *ride) setRideMembers(members []string) {
+	r.rideMembers.Reset()
+	for _, m := range members {
+		r.rideMembers.WithLabelValues(m).Set(1)
+	}
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
@@ -50,10 +112,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Lease creations refused because the namespace does not exist."}, []string{"namespace"}),
 		pastWakes: prometheus.NewCounter(prometheus.CounterOpts{Name: "vipkeeper_core_past_wakeups_total",
 			Help: "Wake-ups the election core asked for in the past (a bug; the loop never spins on them)."}),
+		ride: newRide(),
 	}
 	if reg != nil {
 		reg.MustRegister(m.announced, m.held, m.wanted, m.requests, m.latency, m.stepDowns, m.transitions,
 			m.transfers, m.planeFails, m.namespaceMissing, m.pastWakes)
+		reg.MustRegister(m.ride.collectors()...)
 	}
 	return m
 }

@@ -14,6 +14,8 @@ const (
 	ProblemPermissionDenied  = "LeasePermissionDenied"
 	ProblemNamespaceMissing  = "LeaseNamespaceMissing"
 	ProblemPresenceForbidden = "PresencePermissionDenied"
+	ReasonRidingThrough      = "RidingThrough"
+	ReasonRideEnded          = "RideThroughEnded"
 )
 
 func (sh *shell) announced(ip netip.Addr, until time.Time) {

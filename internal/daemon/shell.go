@@ -31,6 +31,10 @@ type shell struct {
 	// each lane, the lanes in that order: withdrawals first, then what keeps held VIPs up.
 	planeDown, planeRefresh, planeUp []election.Action
 	refreshed                        bool // the last Install run was a refresh: an other one goes next
+
+	ride        election.RideStatus // the ride-through as last reported
+	rideEndSeen string              // the core's last end reason already reported
+	rideVIPs    []netip.Addr        // the VIPs held when the ride started (their Events)
 }
 
 func newShell(d *Daemon, ctx context.Context) *shell {

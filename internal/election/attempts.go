@@ -90,6 +90,8 @@ func (n *Node) onResult(t time.Time, r result) {
 			n.self.reg = 0
 		}
 		n.onPresenceRead(t, r)
+	case a.ref.Kind == KindNode && a.write && a.op == OpRenew:
+		n.onRelayResult(t, a, r) // a renewal of a peer's presence on its behalf
 	case a.ref.Kind == KindNode:
 		n.onPeerResult(t, a, r)
 	default:

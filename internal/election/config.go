@@ -38,9 +38,43 @@ type Config struct {
 	// MaxInflight bounds the reads and ownership writes in flight at once (default 64), so
 	// a node holding thousands of VIPs never floods a slow API server.
 	MaxInflight int
+	// MinLifetime is the shortest Install the data plane takes: a second with kernel
+	// address lifetimes (whole seconds, rounded down), a few milliseconds with the nftables
+	// fence. Default one second.
+	MinLifetime time.Duration
 	// Rand returns jitter in [0,1). nil disables jitter: backoffs take their full value.
 	Rand func() float64
+	// Ride is the ride-through (issue 11, docs/safety.md "Ride-through"); off while
+	// Ride.Cap is zero. All nodes must agree on it.
+	Ride RideConfig
 }
+
+// RideConfig sets the ride-through: a holder whose renewals fail keeps announcing on its
+// members' attestations that they are blind too, for at most Cap past its fence.
+type RideConfig struct {
+	// Cap (X) caps a ride: a holder's addresses never stay past its newest landed renewal's
+	// emission + RenewDeadline + Cap. A node the holder has not acknowledged waits
+	// (LeaseDuration + Cap)(1+ClockRate)/(1-ClockRate) before revoking it. Zero: off.
+	Cap time.Duration
+	// Window (DP) is how long after sending a query a holder may announce once every
+	// member vouched. Default RenewDeadline; it must keep
+	// (DP + KernelSlack)/(1-ρ) + KernelLateness < LeaseDuration/(1+ρ).
+	Window time.Duration
+	// Sight (δ) is how long after its own renewal last landed a node counts as sighted: it
+	// then refuses to vouch and may revoke. Default RetryPeriod + (RenewDeadline -
+	// 2 RetryPeriod)/4 (0.5 s at 1.2 s / 0.4 s). Safety does not depend on it; availability
+	// does, both ways. Above RetryPeriod, a healthy node stays sighted between renewals
+	// (regaining sight restarts its waits, so a node that flickers never completes one).
+	// Below RenewDeadline - RetryPeriod, members that lose the API with the holder go blind
+	// before its fence passes, in time to vouch.
+	Sight time.Duration
+	// ClockRate (ρ) bounds how far any node's clock rate may be off true time (default
+	// 0.001, 1,000 ppm: crystal error plus NTP's 500 ppm slew).
+	ClockRate float64
+}
+
+// On reports whether the ride-through is configured.
+func (r RideConfig) On() bool { return r.Cap > 0 }
 
 // DefaultConfig is client-go's timing (15s/10s/2s) for identity. The derived fields stay
 // zero, so a caller may change the timings: New fills them (WithDefaults).
@@ -69,10 +103,37 @@ func (c Config) WithDefaults() Config {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 64
 	}
+	if c.MinLifetime == 0 {
+		c.MinLifetime = time.Second
+	}
 	if c.RefreshAhead == 0 {
-		c.RefreshAhead = max(c.RenewDeadline/4, minLifetime)
+		c.RefreshAhead = max(c.RenewDeadline/4, c.MinLifetime)
+	}
+	if c.Ride.On() {
+		c.Ride = c.Ride.withDefaults(c.RenewDeadline, c.RetryPeriod)
 	}
 	return c
+}
+
+func (r RideConfig) withDefaults(rd, rp time.Duration) RideConfig {
+	if r.Window == 0 {
+		r.Window = rd
+	}
+	if r.Sight == 0 {
+		r.Sight = rp + (rd-2*rp)/4
+	}
+	if r.ClockRate == 0 {
+		r.ClockRate = 0.001
+	}
+	return r
+}
+
+// UnackedWait is how long a node that the holder has not acknowledged waits on the
+// holder's unchanged presence: (LD + X)(1+ρ)/(1-ρ), so that even on the fastest clock it
+// outlasts the cap on the slowest (docs/ride-through-model.md, "Time").
+func (c Config) UnackedWait() time.Duration {
+	r := c.Ride.ClockRate
+	return time.Duration(float64(c.LeaseDuration+c.Ride.Cap) * (1 + r) / (1 - r))
 }
 
 // DefaultKernelSlack is half the gap between the fence and a successor's earliest takeover,
@@ -100,13 +161,13 @@ func (c Config) Validate() error {
 	if c.RetryPeriod <= 0 {
 		add("election config: RetryPeriod %v must be positive", c.RetryPeriod)
 	}
-	if c.RenewDeadline < 2*time.Second {
-		add("election config: RenewDeadline %v must be at least 2s", c.RenewDeadline)
+	if c.RenewDeadline < 2*c.MinLifetime {
+		add("election config: RenewDeadline %v must be at least %v (2 x MinLifetime)", c.RenewDeadline, 2*c.MinLifetime)
 	}
 	if c.RenewDeadline*10 <= c.RetryPeriod*12 {
 		add("election config: RenewDeadline %v must exceed 1.2 x RetryPeriod %v", c.RenewDeadline, c.RetryPeriod)
 	}
-	if c.LeaseDuration < c.RenewDeadline+MinFenceGap {
+	if c.MinLifetime >= time.Second && c.LeaseDuration < c.RenewDeadline+MinFenceGap {
 		add("election config: LeaseDuration %v must exceed RenewDeadline %v by at least %v (the kernel removes an expired address up to a second late)",
 			c.LeaseDuration, c.RenewDeadline, MinFenceGap)
 	}
@@ -123,8 +184,47 @@ func (c Config) Validate() error {
 	if c.MaxInflight <= 0 {
 		add("election config: MaxInflight %d must be positive", c.MaxInflight)
 	}
-	if c.RefreshAhead < minLifetime {
-		add("election config: RefreshAhead %v must be at least %v", c.RefreshAhead, minLifetime)
+	if c.MinLifetime <= 0 || c.RefreshAhead < c.MinLifetime {
+		add("election config: RefreshAhead %v must be at least MinLifetime %v (positive)", c.RefreshAhead, c.MinLifetime)
 	}
+	errs = append(errs, c.validateRide()...)
 	return errors.Join(errs...)
+}
+
+// validateRide checks the ride-through's bounds with the clock-rate bound ρ
+// (docs/ride-through-model.md, "Time"): a fence and a ride window, stretched by the slowest
+// clock and the kernel's share, end before the shortest revocation wait on the fastest.
+func (c Config) validateRide() []error {
+	r := c.Ride
+	if !r.On() {
+		return nil
+	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !(r.ClockRate > 0 && r.ClockRate < 0.05) {
+		add("election config: Ride.ClockRate %v must be in (0, 0.05)", r.ClockRate)
+		return errs
+	}
+	if r.Window <= 0 {
+		add("election config: Ride.Window %v must be positive", r.Window)
+	}
+	if r.Sight <= c.RetryPeriod || r.Sight >= c.RenewDeadline-c.RetryPeriod {
+		add("election config: Ride.Sight %v must be above RetryPeriod %v and below RenewDeadline - RetryPeriod %v",
+			r.Sight, c.RetryPeriod, c.RenewDeadline-c.RetryPeriod)
+	}
+	if !c.fitsBeforeLD(c.RenewDeadline) {
+		add("election config: (RenewDeadline %v + KernelSlack %v)/(1-ρ) + KernelLateness %v must be below LeaseDuration %v/(1+ρ), ρ = Ride.ClockRate %v",
+			c.RenewDeadline, c.KernelSlack, c.KernelLateness, c.LeaseDuration, r.ClockRate)
+	}
+	if !c.fitsBeforeLD(r.Window) {
+		add("election config: (Ride.Window %v + KernelSlack %v)/(1-ρ) + KernelLateness %v must be below LeaseDuration %v/(1+ρ), ρ = Ride.ClockRate %v",
+			r.Window, c.KernelSlack, c.KernelLateness, c.LeaseDuration, r.ClockRate)
+	}
+	return errs
+}
+
+// fitsBeforeLD reports (d + KernelSlack)/(1-ρ) + KernelLateness < LeaseDuration/(1+ρ).
+func (c Config) fitsBeforeLD(d time.Duration) bool {
+	r := c.Ride.ClockRate
+	return float64(d+c.KernelSlack)/(1-r)+float64(c.KernelLateness) < float64(c.LeaseDuration)/(1+r)
 }

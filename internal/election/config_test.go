@@ -33,6 +33,19 @@ func TestConfigValidate_NamesTheOffendingField(t *testing.T) {
 		{name: "negative attempt timeout", mutate: func(c *Config) { c.AttemptTimeout = -1 }, want: []string{"AttemptTimeout"}},
 		{name: "slack and lateness past the takeover",
 			mutate: func(c *Config) { c.KernelSlack = 4 * time.Second }, want: []string{"KernelSlack"}},
+		{name: "ride window reaching the revocation wait", mutate: func(c *Config) {
+			*c = rideConfig("a")
+			c.Ride.Window = 1900 * time.Millisecond
+		}, want: []string{"Ride.Window"}},
+		{name: "ride with a fence past the revocation wait on a fast clock", mutate: func(c *Config) {
+			*c = rideConfig("a")
+			c.RenewDeadline, c.Ride.Window, c.Ride.ClockRate = 1800*time.Millisecond, time.Second, 0.03
+		}, want: []string{"RenewDeadline", "ClockRate"}},
+		{name: "ride with a clock-rate bound out of range", mutate: func(c *Config) {
+			*c = rideConfig("a")
+			c.Ride.ClockRate = 0.5
+		}, want: []string{"Ride.ClockRate"}},
+		{name: "ride at 2s/1.2s/0.4s with the nftables fence", mutate: func(c *Config) { *c = rideConfig("a") }},
 		{name: "no request slot", mutate: func(c *Config) { c.MaxInflight = -1 }, want: []string{"MaxInflight"}},
 		{name: "every problem is reported",
 			mutate: func(c *Config) { c.Identity, c.SpreadDelay = "", -1 }, want: []string{"Identity", "SpreadDelay"}},
@@ -134,5 +147,25 @@ func TestStep_StaleResultIDsAreIgnored(t *testing.T) {
 		if got := e.Step(now, ev); len(got) != 0 || e.Registered() {
 			t.Fatalf("Step(%#v) = %#v, registered=%v; want it ignored", ev, got, e.Registered())
 		}
+	}
+}
+
+// rideConfig is the ride-through at the new default timings with the nftables fence.
+func rideConfig(id string) Config {
+	return Config{Identity: id, LeaseDuration: 2 * time.Second, RenewDeadline: 1200 * time.Millisecond,
+		RetryPeriod: 400 * time.Millisecond, MinLifetime: 10 * time.Millisecond,
+		KernelSlack: 100 * time.Millisecond, KernelLateness: 50 * time.Millisecond,
+		Ride: RideConfig{Cap: 5 * time.Minute}}
+}
+
+func TestConfig_UnackedWaitOutlastsTheCapOnTheFastestClock(t *testing.T) {
+	c := rideConfig("a").WithDefaults()
+	r := c.Ride.ClockRate
+	// the rider's addresses stay at most (RD + X + KS)/(1-ρ) + KL of true time; the
+	// unacknowledged wait lasts at least UnackedWait/(1+ρ) of it
+	stay := float64(c.RenewDeadline+c.Ride.Cap+c.KernelSlack)/(1-r) + float64(c.KernelLateness)
+	if wait := float64(c.UnackedWait()) / (1 + r); !(wait > stay) {
+		t.Fatalf("UnackedWait %v lasts %v of true time at least, the ride up to %v", c.UnackedWait(),
+			time.Duration(wait), time.Duration(stay))
 	}
 }

@@ -22,6 +22,8 @@ func (n *Node) handle(t time.Time, ev Event, out []Action) []Action {
 		n.onPlane(t, ev)
 	case Swept:
 		n.onSwept(t, ev.OK)
+	case Received:
+		out = n.onReceived(t, ev, out)
 	case StopRequested:
 		if !n.stopping {
 			n.stopping = true

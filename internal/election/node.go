@@ -38,6 +38,9 @@ type Node struct {
 	sweepRetry    time.Time // when to ask for the sweep again
 	sweepAsked    bool
 
+	rd     rideState // the ride-through (ride.go)
+	outbox []Action  // peer messages decided while handling a result, emitted by plan
+
 	stopping, stopped bool
 }
 
@@ -65,7 +68,8 @@ func New(cfg Config) (*Node, error) {
 	}
 	return &Node{cfg: cfg, peers: map[string]*peer{}, vips: map[netip.Addr]*vip{},
 		byHolder: map[string]map[netip.Addr]struct{}{}, attempts: map[uint64]*attempt{},
-		sched: newSched(), waitSet: map[waiter]struct{}{}, active: map[netip.Addr]struct{}{}}, nil
+		sched: newSched(), waitSet: map[waiter]struct{}{}, active: map[netip.Addr]struct{}{},
+		rd: newRideState()}, nil
 }
 
 // Step feeds one event at time now (the shell's time.Now(), monotonic) and returns the
@@ -95,6 +99,7 @@ func (n *Node) NextWake() time.Time {
 	}
 	w := earliest(n.self.wake(n), n.sched.next())
 	w = earliest(w, n.sweepRetry)
+	w = earliest(w, n.rd.wake)
 	return n.clk.raw(w)
 }
 
@@ -105,7 +110,7 @@ func (n *Node) NextWake() time.Time {
 func (n *Node) clockStepped(t time.Time, out []Action) []Action {
 	n.era++
 	n.self.pending = nil
-	n.self.fence = time.Time{}
+	n.self.fence, n.self.ride, n.self.ownLand = time.Time{}, time.Time{}, time.Time{}
 	n.self.downReason = ReasonClockJump
 	n.markMine()
 	return out

@@ -25,8 +25,12 @@ type peer struct {
 	deadRV  string    // a Conflict proved this version superseded (wait for the informer)
 	deadAt  time.Time //
 	busy    uint64    // revoke or read in flight (0: none)
-	fails   int
-	notAft  time.Time
+	// ackInc is the peer's incarnation that acknowledged ours (ride-through rule 5), first
+	// at ackAt; a wait on its record that began at or after ackAt lasts LD.
+	ackInc string
+	ackAt  time.Time
+	fails  int
+	notAft time.Time
 }
 
 type revokedInc struct {
@@ -94,19 +98,27 @@ func (n *Node) peerLive(name string, t time.Time) bool {
 		return n.self.live(t) && !n.stopping
 	}
 	p := n.peerOf(name, t)
-	return !p.view.revoked() && t.Before(p.since.Add(n.cfg.LeaseDuration))
+	return !p.view.revoked() && t.Before(n.expiresAt(p))
 }
 
-// expiresAt is when a peer's current record, unchanged, may be revoked.
-func (n *Node) expiresAt(p *peer) time.Time { return p.since.Add(n.cfg.LeaseDuration) }
+// expiresAt is when a peer's current record, unchanged, may be revoked: LD after its
+// version was first seen, and with the ride-through counted only while sighted, and LD + X
+// unless the peer acknowledged us before the wait began (waitFor).
+func (n *Node) expiresAt(p *peer) time.Time { return n.waitStart(p).Add(n.waitFor(p)) }
 
 // absentUntil is when an absent presence record proves its holder's incarnations over: LD
 // after the authoritative answer that found it absent was asked for (and after the absence
 // was first seen). Not LD after an earlier sighting of absence: the record may have been
 // created by a new incarnation and deleted again meanwhile, unseen (an absent record has no
 // version to compare), and that incarnation's renewals may have landed until its deletion.
+// With the ride-through the absence must last LD + X (finding 10): a rider cannot see its
+// record deleted and keeps riding on its members' word.
 func (n *Node) absentUntil(p *peer) time.Time {
-	return later(p.since, p.authAt).Add(n.cfg.LeaseDuration)
+	wait := n.cfg.LeaseDuration
+	if n.rideOn() {
+		wait = n.cfg.UnackedWait()
+	}
+	return later(p.since, p.authAt).Add(wait)
 }
 
 func (n *Node) markHeldBy(name string) {
@@ -150,6 +162,9 @@ func (n *Node) planPeer(t time.Time, p *peer, out []Action) []Action {
 		n.markHeldBy(p.name) // its VIPs' holder is over now (holderDead): plan them
 	}
 	rank, seq, ok := n.interest(p, t)
+	if !ok && n.rideOn() {
+		rank, ok = n.collectRank(p, t)
+	}
 	if !ok || p.busy != 0 || n.stopping {
 		return out
 	}
@@ -178,6 +193,9 @@ func (n *Node) planPeer(t time.Time, p *peer, out []Action) []Action {
 	if t.Before(at) {
 		n.sched.wakePeer(p.name, at)
 		return out
+	}
+	if n.rideOn() && !n.sighted(t) {
+		return out // revoke only while sighted (finding 3); regaining sight marks every peer
 	}
 	return n.issueRevoke(t, p, out)
 }

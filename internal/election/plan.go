@@ -13,6 +13,7 @@ func (n *Node) plan(t time.Time, out []Action) []Action {
 	n.prunePending(t)
 	n.checkFence(t)
 	n.sched.due(t)
+	out = n.planRide(t, out)
 	for len(n.sched.dirtyPeers) > 0 || len(n.sched.dirtyVIPs) > 0 {
 		peers := slices.Sorted(maps.Keys(n.sched.dirtyPeers))
 		clear(n.sched.dirtyPeers)
@@ -31,6 +32,8 @@ func (n *Node) plan(t time.Time, out []Action) []Action {
 	}
 	out = n.planPresence(t, out)
 	out = n.planSweep(t, out)
+	out = append(out, n.outbox...)
+	n.outbox = n.outbox[:0]
 	if n.stopping {
 		out = n.planStop(t, out)
 	}

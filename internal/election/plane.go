@@ -29,11 +29,11 @@ type planeState struct {
 func (n *Node) kernelGoneAt(v *vip) time.Time { return v.plane.until.Add(n.cfg.KernelLateness) }
 
 // target is the kernel expiry of an address installed now: the fence plus the slack.
-func (n *Node) target() time.Time { return n.self.fence.Add(n.cfg.KernelSlack) }
+func (n *Node) target() time.Time { return n.self.deadline().Add(n.cfg.KernelSlack) }
 
-// minLifetime is the shortest kernel lifetime an Install may ask for: lifetimes are whole
-// seconds, rounded down (announce refuses less with ErrExpired).
-const minLifetime = time.Second
+// minLifetime is the shortest lifetime an Install may ask for: with kernel lifetimes,
+// whole seconds rounded down (announce refuses less with ErrExpired).
+func (n *Node) minLifetime() time.Duration { return n.cfg.MinLifetime }
 
 // desiredUp reports whether v's address should be up here at t: its record names our
 // incarnation, our presence fence stands, and we should hold it.
@@ -52,11 +52,11 @@ func (n *Node) planPlane(t time.Time, v *vip, out []Action) ([]Action, time.Time
 		switch {
 		case ps.up && !ps.have.Before(tgt):
 			return out, time.Time{}
-		case ps.up && ps.have.Sub(t) > n.cfg.RefreshAhead+minLifetime:
+		case ps.up && ps.have.Sub(t) > n.cfg.RefreshAhead+n.minLifetime():
 			// extend once little is left (the kernel's whole seconds may end it up to
 			// minLifetime before have)
-			return out, ps.have.Add(-n.cfg.RefreshAhead - minLifetime)
-		case tgt.Sub(t) < minLifetime || !tgt.After(ps.expired):
+			return out, ps.have.Add(-n.cfg.RefreshAhead - n.minLifetime())
+		case tgt.Sub(t) < n.minLifetime() || !tgt.After(ps.expired):
 			return out, time.Time{} // too short for the kernel: the next renewal moves the fence
 		case t.Before(ps.retryAt):
 			return out, ps.retryAt
@@ -110,7 +110,7 @@ func (n *Node) onPlaneDue(t time.Time, ip netip.Addr, out []Action) []Action {
 	}
 	ps := &v.plane
 	tgt := n.target()
-	if !n.desiredUp(v, t) || tgt.Sub(t) < minLifetime {
+	if !n.desiredUp(v, t) || tgt.Sub(t) < n.minLifetime() {
 		ps.busy, ps.installing = false, false
 		n.sched.markVIP(ip)
 		return out

@@ -28,19 +28,32 @@ type presence struct {
 	notAfter time.Time // no new attempt before this (backoff)
 
 	resignTried bool
+
+	// Sight (ride-through): ownLand is when we last learned that an own write (not a
+	// relayed one) landed; sightSince the core time the node last regained sight.
+	ownLand    time.Time
+	sightSince time.Time
+	lastCredit time.Time // core time a write of ours (own or relayed) was last credited
+	ride       time.Time // the deadline granted by the newest complete attestation round
 }
 
 // pendingWrite is a presence write of ours that may have landed: a record carrying its
 // token proves it did, and it then counts from emit.
 type pendingWrite struct {
-	token string
-	emit  time.Time
-	era   int
+	token   string
+	emit    time.Time
+	era     int
+	relayed bool // asked of a peer (ride-through): it does not make us sighted
 }
 
-// live reports whether the fence stands at t.
+// deadline is when the addresses must be gone by the process: the fence, or later the
+// ride-through's deadline.
+func (p *presence) deadline() time.Time { return later(p.fence, p.ride) }
+
+// live reports whether the deadline stands at t.
 func (p *presence) live(t time.Time) bool {
-	return p.registered && !p.fence.IsZero() && t.Before(p.fence)
+	d := p.deadline()
+	return p.registered && !d.IsZero() && t.Before(d)
 }
 
 // maxRenews bounds the renewals in flight: enough for one every RetryPeriod to run for a
@@ -62,7 +75,7 @@ func (p *presence) wake(n *Node) time.Time {
 	}
 	var w time.Time
 	if p.live(n.clk.last) {
-		w = p.fence
+		w = p.deadline()
 	}
 	if at, ok := n.nextPresenceAttempt(); ok {
 		w = earliest(w, at)
@@ -97,8 +110,13 @@ func (n *Node) nextPresenceAttempt() (time.Time, bool) {
 // checkFence notes that the fence passed, so plan withdraws every VIP.
 func (n *Node) checkFence(t time.Time) {
 	p := &n.self
-	if p.registered && !p.fence.IsZero() && !t.Before(p.fence) && p.downReason == "" {
+	d := p.deadline()
+	if p.registered && !d.IsZero() && !t.Before(d) && p.downReason == "" {
 		p.downReason = ReasonDeadline
+		if p.ride.After(p.fence) {
+			p.downReason = ReasonRideEnded
+			n.rideEnded(t)
+		}
 		n.markMine()
 	}
 }
@@ -143,10 +161,14 @@ func (n *Node) issuePresence(t time.Time, op Op, out []Action) []Action {
 const maxPending = 16
 
 func (p *presence) remember(a *attempt) {
+	p.rememberWrite(pendingWrite{token: a.token, emit: a.emit, era: a.era})
+}
+
+func (p *presence) rememberWrite(w pendingWrite) {
 	if len(p.pending) == maxPending {
 		p.pending = slices.Delete(p.pending, 0, 1)
 	}
-	p.pending = append(p.pending, pendingWrite{token: a.token, emit: a.emit, era: a.era})
+	p.pending = append(p.pending, w)
 }
 
 // claim removes the pending write with token and returns it.
@@ -173,14 +195,18 @@ func (n *Node) prunePending(t time.Time) {
 // credit takes a write of inc emitted at emit (in era) as landed: the fence moves to
 // emit + RenewDeadline if that is later. The write landed after emit, so any peer saw its
 // version after emit and waits LeaseDuration > RenewDeadline from then.
-func (n *Node) credit(w pendingWrite) {
+func (n *Node) credit(t time.Time, w pendingWrite) {
 	p := &n.self
-	if w.era != n.era {
-		return // emitted before the clock stepped back: it cannot fence
+	if w.era != n.era || w.emit.IsZero() {
+		return // emitted before the clock stepped back (it cannot fence), or forgotten
 	}
+	p.lastCredit = t
 	if !p.registered {
 		p.registered = true
 		n.markAll() // claims wait for the registration: let every VIP and peer look again
+	}
+	if !w.relayed {
+		n.see(t)
 	}
 	if f := w.emit.Add(n.cfg.RenewDeadline); f.After(p.fence) {
 		p.fence, p.downReason = f, ""
@@ -209,7 +235,7 @@ func (n *Node) onPresenceWrite(t time.Time, a *attempt, ev result) {
 		if !ev.stale {
 			p.seeOwn(ev.rec)
 		}
-		n.credit(w) // it landed, whatever came after it
+		n.credit(t, w) // it landed, whatever came after it
 	case ClassConflict:
 		if a.op == OpRenew {
 			n.endIncarnation(t) // the test failed: the record no longer names our incarnation
@@ -270,7 +296,7 @@ func (n *Node) learnOwn(t time.Time, rec Record, auth bool) {
 	switch {
 	case rec.Exists && rec.Holder == n.cfg.Identity && rec.Incarnation == p.inc:
 		if w, ok := p.claim(rec.Token); ok {
-			n.credit(w)
+			n.credit(t, w)
 		}
 	case rec.revoked() && rec.Incarnation == p.inc:
 		n.endIncarnation(t)
@@ -285,7 +311,8 @@ func (p *presence) seeOwn(rec Record) { p.view, p.known = rec, true }
 // afresh. Records naming the old one are then this node's to re-acquire or release.
 func (n *Node) endIncarnation(t time.Time) {
 	p := &n.self
-	p.registered, p.fence, p.pending = false, time.Time{}, nil
+	p.registered, p.fence, p.pending, p.ride = false, time.Time{}, nil, time.Time{}
+	n.forgetAcks()
 	p.downReason = ReasonIncarnation
 	p.needRead = true
 	n.markMine()

@@ -138,6 +138,10 @@ func (h *harness) configure(t *testing.T, where string, a map[string]string) []s
 			*dst = mustDur(t, where, v)
 		}
 	}
+	if v, ok := a["ride"]; ok { // the ride-through with the nftables fence's kernel share
+		cfg.Ride.Cap = mustDur(t, where, v)
+		cfg.MinLifetime, cfg.KernelSlack, cfg.KernelLateness = 10*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
+	}
 	n, err := New(cfg)
 	if err != nil {
 		return []string{"error: " + err.Error()}
@@ -212,6 +216,9 @@ func (h *harness) event(t *testing.T, where, cmd string, a map[string]string) Ev
 		return Ticked{}
 	case "stop":
 		return StopRequested{}
+	case "recv":
+		return Received{From: a["from"], Msg: PeerMsg{Kind: msgKind(t, where, a["kind"]), Inc: h.realInc(a["inc"]),
+			ToInc: h.realInc(a["toinc"]), Seq: parseSeq(a["seq"]), Token: h.realToken(a["token"])}}
 	}
 	t.Fatalf("%s: unknown command %q", where, cmd)
 	return nil
@@ -302,6 +309,15 @@ func (h *harness) fmtAction(a Action) string {
 		return fmt.Sprintf("install %s until=%s -> %v", a.VIP, rel(h.now, a.Until), planeName(h.install))
 	case Uninstall:
 		return fmt.Sprintf("uninstall %s (%s) -> %v", a.VIP, a.Reason, planeName(h.uninstall))
+	case Send:
+		s := fmt.Sprintf("send %s %s toinc=%s", a.Msg.Kind, a.To, h.short(a.Msg.ToInc))
+		if a.Msg.Seq != 0 {
+			s += fmt.Sprintf(" seq=%d", a.Msg.Seq)
+		}
+		if a.Msg.Token != "" {
+			s += " token=" + h.shortToken(a.Msg.Token)
+		}
+		return s
 	case Sweep:
 		return "sweep"
 	case Stopped:
@@ -324,6 +340,9 @@ func (h *harness) state() string {
 	fence := "none"
 	if n.self.registered && !n.self.fence.IsZero() {
 		fence = rel(h.now, n.clk.raw(n.self.fence))
+	}
+	if n.self.ride.After(n.self.fence) {
+		fence += " ride=" + rel(h.now, n.clk.raw(n.self.ride))
 	}
 	return fmt.Sprintf("inc=%s registered=%v fence=%s up=[%s] wake=%s", h.short(n.self.inc), n.self.registered,
 		fence, strings.Join(up, " "), relOrNone(h.now, n.NextWake()))
@@ -388,4 +407,19 @@ func class(t *testing.T, where, s string) ErrClass {
 	}
 	t.Fatalf("%s: bad class %q", where, s)
 	return 0
+}
+
+func msgKind(t *testing.T, where, s string) MsgKind {
+	for k := MsgQuery; k <= MsgRelayDone; k++ {
+		if k.String() == s {
+			return k
+		}
+	}
+	t.Fatalf("%s: bad message kind %q", where, s)
+	return 0
+}
+
+func parseSeq(s string) uint64 {
+	v, _ := strconv.ParseUint(s, 10, 64)
+	return v
 }

@@ -49,6 +49,9 @@ type Record struct {
 	// Terminating: a deletion was requested (deletionTimestamp); the record stays while
 	// the held finalizer is on it.
 	Terminating bool
+	// PeerAddr is the peer-channel address a node publishes on its presence record
+	// (ride-through). The core never reads it; the shell sends peer messages there.
+	PeerAddr string
 }
 
 // String is a short form for logs and traces: "absent", "rv=7 holder=b/i3".
@@ -284,4 +287,5 @@ const (
 	ReasonIncarnation = "incarnation ended"
 	ReasonRefused     = "cannot install here"
 	ReasonRetry       = "retrying removal"
+	ReasonRideEnded   = "ride-through ended"
 )

@@ -170,8 +170,10 @@ func (s *Store) casPatch(w election.Write) []byte {
 // so several may be in flight: a renewal sets renewTime and its write token; a resignation
 // ends the incarnation.
 func (s *Store) presencePatch(w election.Write) []byte {
+	// A renewal relayed for a peer (ride-through rule 4) names that peer: holder unchanged.
+	holder := w.Ref.Node
 	ops := []map[string]any{
-		{"op": "test", "path": "/spec/holderIdentity", "value": s.cfg.Identity},
+		{"op": "test", "path": "/spec/holderIdentity", "value": holder},
 		{"op": "test", "path": "/metadata/annotations/" + escape(AnnotationIncarnation), "value": w.Incarnation},
 		{"op": "add", "path": "/spec/renewTime", "value": metav1.NewMicroTime(s.cfg.Now())},
 	}
@@ -209,7 +211,7 @@ func ToRecord(l *coordv1.Lease) election.Record {
 	}
 	return election.Record{Exists: true, Holder: holder(l), Incarnation: l.Annotations[AnnotationIncarnation],
 		RV: l.ResourceVersion, Transitions: transitions(l), Token: l.Annotations[TokenAnnotation],
-		Terminating: l.DeletionTimestamp != nil}
+		Terminating: l.DeletionTimestamp != nil, PeerAddr: l.Annotations[AnnotationPeerAddress]}
 }
 
 // NameOf is the Lease name of a record.

@@ -109,11 +109,18 @@ var theScript = []step{
 	{"renew of another incarnation", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.a, nr, election.OpRenew, "", "old")
 	}, election.ClassConflict, outcome{}},
+	{"renew relayed by a peer, holder unchanged", func(s *script) (election.Record, election.ErrClass) {
+		return s.write(s.b, nr, election.OpRenew, "", "ia")
+	},
+		election.ClassNone, outcome{Exists: true, Holder: "node-a", Incarnation: "ia", HasToken: true}},
+	{"relayed renew of another incarnation", func(s *script) (election.Record, election.ErrClass) {
+		return s.write(s.b, nr, election.OpRenew, "", "old")
+	}, election.ClassConflict, outcome{}},
 	{"revoke on a stale version", func(s *script) (election.Record, election.ErrClass) {
 		return s.write(s.b, nr, election.OpRevoke, "presence create", "ib")
 	}, election.ClassConflict, outcome{}},
 	{"revoke", func(s *script) (election.Record, election.ErrClass) {
-		return s.write(s.b, nr, election.OpRevoke, "renew", "ib")
+		return s.write(s.b, nr, election.OpRevoke, "renew relayed by a peer, holder unchanged", "ib")
 	},
 		election.ClassNone, outcome{Exists: true, Incarnation: "ia", HasToken: true}},
 	{"renew after revocation", func(s *script) (election.Record, election.ErrClass) {

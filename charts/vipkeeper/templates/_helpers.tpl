@@ -25,11 +25,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: VIPKEEPER_NAMESPACE
   valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
 - name: VIPKEEPER_LEASE_DURATION
-  value: {{ .Values.timing.leaseDuration | quote }}
+  value: {{ .Values.timing.leaseDuration | default (ternary "2s" "15s" .Values.rideThrough.enabled) | quote }}
 - name: VIPKEEPER_RENEW_DEADLINE
-  value: {{ .Values.timing.renewDeadline | quote }}
+  value: {{ .Values.timing.renewDeadline | default (ternary "1.2s" "10s" .Values.rideThrough.enabled) | quote }}
 - name: VIPKEEPER_RETRY_PERIOD
-  value: {{ .Values.timing.retryPeriod | quote }}
+  value: {{ .Values.timing.retryPeriod | default (ternary "400ms" "2s" .Values.rideThrough.enabled) | quote }}
+- name: VIPKEEPER_RIDE_CAP
+  value: {{ .Values.rideThrough.cap | quote }}
+- name: VIPKEEPER_CLOCK_RATE_BOUND
+  value: {{ .Values.rideThrough.clockRateBound | quote }}
 - name: VIPKEEPER_LOAD_BALANCER_CLASS
   value: {{ .Values.loadBalancerClass | quote }}
 - name: VIPKEEPER_DEFAULT_CLASS
@@ -76,4 +80,9 @@ readinessProbe:
 {{- $sel := merge (deepCopy .) (dict "kubernetes.io/os" "linux") -}}
 nodeSelector:
   {{- toYaml $sel | nindent 2 }}
+{{- end -}}
+
+{{/* The Secret of the peer keys. */}}
+{{- define "vipkeeper.peerSecret" -}}
+{{- .Values.rideThrough.existingSecret | default "vipkeeper-peer-keys" -}}
 {{- end -}}

@@ -4,7 +4,10 @@
 // It models the kernel's fencing: a VIP added with Until gets a lifetime
 // of floor(Until-now) whole seconds and disappears by itself when that runs
 // out; with less than a second left Add removes it and returns
-// announce.ErrExpired. It sends nothing and touches no kernel state.
+// announce.ErrExpired. With Config.Fence it models the real Announcer's fence
+// mode instead: the VIP is held until Until (whole milliseconds), and less than
+// announce.FenceMinLeft left is ErrExpired. It sends nothing and touches no
+// kernel state.
 package announcetest
 
 import (
@@ -30,6 +33,8 @@ type Config struct {
 	// a non-nil error fails the call and leaves the state unchanged, like the
 	// real Announcer's rollback.
 	Fail func(op string, ip netip.Addr) error
+	// Fence models announce.Config.Fence: millisecond deadlines, announce.FenceMinLeft.
+	Fence bool
 }
 
 // Fake is an in-memory Announcer, safe for concurrent use.
@@ -70,8 +75,12 @@ func (f *Fake) addLocked(ip netip.Addr, until time.Time) error {
 		return fmt.Errorf("add: vip %s: %w", ip, announce.ErrInvalidVIP)
 	}
 	now := f.cfg.Now()
-	left := until.Sub(now).Truncate(time.Second)
-	if left < time.Second {
+	unit, least := time.Second, time.Second
+	if f.cfg.Fence {
+		unit, least = time.Millisecond, announce.FenceMinLeft
+	}
+	left := until.Sub(now).Truncate(unit)
+	if left < least {
 		delete(f.expires, ip)
 		return fmt.Errorf("add %s: %w", ip, announce.ErrExpired)
 	}
@@ -95,7 +104,7 @@ func (f *Fake) Remove(ctx context.Context, ip netip.Addr) error {
 }
 
 // Set makes the held VIPs exactly desired; entries with less than a second
-// left count as not desired.
+// (Fence: announce.FenceMinLeft) left count as not desired.
 func (f *Fake) Set(ctx context.Context, desired []announce.Address) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -68,6 +68,22 @@ func TestFake_AddWithLessThanASecondLeftRemoves(t *testing.T) {
 	})
 }
 
+func TestFake_FenceModeHoldsSubSecondDeadlinesToTheMillisecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := New(Config{Fence: true})
+		if err := f.Add(t.Context(), hold("198.51.100.7", 400*time.Millisecond+300*time.Microsecond)); err != nil {
+			t.Fatalf("Add with 400ms left: %v", err)
+		}
+		if got, want := f.String(), "198.51.100.7/32 dev eth0 until +400ms"; got != want {
+			t.Errorf("state %q, want %q", got, want)
+		}
+		err := f.Add(t.Context(), hold("198.51.100.7", announce.FenceMinLeft-time.Millisecond))
+		if !errors.Is(err, announce.ErrExpired) || f.String() != "" {
+			t.Errorf("Add = %v, state %q; want ErrExpired and nothing held", err, f.String())
+		}
+	})
+}
+
 func TestFake_SetHoldsExactlyTheDesiredVIPs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := New(Config{})
