@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,7 @@ func parseBenchFlags(sub string, args []string, errOut io.Writer) (benchOptions,
 	fs.SetOutput(errOut)
 	fs.StringVar(&o.out, "out", "out/bench", "output directory: results.json, report.md, svg/")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default all; none: no scenarios); see --list")
-	fs.StringVar(&timings, "timings", "default,fast", "timing presets to run the scenarios with")
+	fs.StringVar(&timings, "timings", "default,fast", "timing presets to run the scenarios with: default, fast, bgp, ride (LD 2s / RD 1.2s / RP 0.4s with the peer channel)")
 	fs.IntVar(&o.base.Nodes, "nodes", 3, "nodes of the scenario labs")
 	defScale := "none"
 	if sub == "bench" {
@@ -151,9 +152,18 @@ func (b *bench) run(ctx context.Context) int {
 		if len(b.o.scenarios) == 0 || ctx.Err() != nil {
 			break
 		}
-		cfg := b.o.base
-		cfg.Timing = t
-		code = max(code, b.withLab(ctx, cfg, func(l *Lab) { b.scenarios(ctx, l) }))
+		labs, skipped := planLabs(b.o.scenarios, t, b.o.base.Nodes)
+		if len(skipped) > 0 {
+			b.rep.Notes = append(b.rep.Notes, fmt.Sprintf("not run at %s timing (they need the peer channel): %s", t.Name, strings.Join(skipped, ", ")))
+		}
+		for _, lr := range labs {
+			if ctx.Err() != nil {
+				break
+			}
+			cfg := b.o.base
+			cfg.Timing, cfg.Nodes, cfg.Spare = t, lr.nodes+lr.spare, lr.spare
+			code = max(code, b.withLab(ctx, cfg, func(l *Lab) { b.scenarios(ctx, l, lr.scenarios) }))
+		}
 	}
 	for _, g := range b.o.scale {
 		if ctx.Err() != nil {
@@ -191,14 +201,44 @@ func (b *bench) withLab(ctx context.Context, cfg Config, f func(*Lab)) int {
 	return 0
 }
 
-func (b *bench) scenarios(ctx context.Context, l *Lab) {
+// labRun is one lab of a timing's scenarios: its nodes, how many more are spare
+// (Config.Spare), and the scenarios run on it.
+type labRun struct {
+	nodes, spare int
+	scenarios    []Scenario
+}
+
+// planLabs groups the scenarios that run at t by the spare nodes they need: one lab of
+// nodes nodes for those that need none, one of nodes + k (k spare) for those that need k,
+// in the order of their first scenario. skipped names the scenarios that do not run at t.
+func planLabs(scs []Scenario, t Timing, nodes int) (labs []labRun, skipped []string) {
+	for _, sc := range scs {
+		if !sc.RunsAt(t) {
+			skipped = append(skipped, sc.Name)
+			continue
+		}
+		i := slices.IndexFunc(labs, func(lr labRun) bool { return lr.spare == sc.Spare })
+		if i < 0 {
+			labs = append(labs, labRun{nodes: nodes, spare: sc.Spare})
+			i = len(labs) - 1
+		}
+		labs[i].scenarios = append(labs[i].scenarios, sc)
+	}
+	return labs, skipped
+}
+
+func (b *bench) scenarios(ctx context.Context, l *Lab, scs []Scenario) {
 	rn := &Runner{Lab: l, Logger: b.log}
-	for _, sc := range b.o.scenarios {
+	for _, sc := range scs {
 		if ctx.Err() != nil {
 			return
 		}
-		b.rep.Results = append(b.rep.Results, rn.Run(ctx, sc))
+		res := rn.Run(ctx, sc)
+		b.rep.Results = append(b.rep.Results, res)
 		b.write()
+		if res.Error != "" {
+			b.keepLogs(l, fmt.Sprintf("%s-%s", sc.Name, res.Timing))
+		}
 	}
 }
 
@@ -225,7 +265,7 @@ func (b *bench) scaleGroup(ctx context.Context, l *Lab, g ScaleGroup) {
 }
 
 // keepLogs copies the lab's daemon logs to <out>/logs/<name>/ before the lab is removed
-// (after a failed step, and after each group's last).
+// (after a failed scenario or scale step, and after each scale group's last).
 func (b *bench) keepLogs(l *Lab, name string) {
 	logs, _ := filepath.Glob(filepath.Join(l.Dir(), "*.log"))
 	dst := filepath.Join(b.o.out, "logs", name)

@@ -113,7 +113,7 @@ func TestSelectScenarios_KeepsReportOrderAndNamesUnknownOnes(t *testing.T) {
 		t.Errorf("unknown scenario: err = %v", err)
 	}
 	for _, sc := range Scenarios() {
-		for _, tm := range []Timing{DefaultTiming, FastTiming} {
+		for _, tm := range []Timing{DefaultTiming, FastTiming, RideTiming} {
 			if steps := sc.Steps(tm, 3); len(steps) == 0 || steps[0].Window != Opens {
 				t.Errorf("%s (%s): first step must open a fault window: %+v", sc.Name, tm.Name, steps)
 			}

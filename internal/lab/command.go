@@ -33,7 +33,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs := flag.NewFlagSet("vipkeeper-lab", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, fmt.Sprintf("simulated nodes (1..%d)", MaxNodes))
-	fs.StringVar(&timing, "timing", "default", "election timing: default (15s/10s/2s), fast (5s/3s/1s) or bgp (7s/3s/1s)")
+	fs.StringVar(&timing, "timing", "default", "election timing: default (15s/10s/2s), fast (5s/3s/1s), bgp (7s/3s/1s) or ride (2s/1.2s/0.4s, peer channel on)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	fs.StringVar(&o.cfg.DaemonCmd, "daemon-cmd", DefaultDaemonCmd, "command run on each node (text/template over lab.DaemonArgs)")
 	fs.StringVar(&o.cfg.ControllerCmd, "controller-cmd", DefaultControllerCmd, "command of the controller role, run in the host namespace (text/template over lab.DaemonArgs)")

@@ -20,15 +20,22 @@ type Timing struct {
 	LeaseDuration time.Duration
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
+	// Ride turns the peer channel on (issue 11, ride-through): the lab writes one peer key
+	// per lab and runs every agent with --peer-key-dir, --peer-listen and --peer-advertise
+	// on its data address (ride.go).
+	Ride bool
 }
 
-// The timing presets: client-go's defaults, and the fast set the design also tests.
+// The timing presets: client-go's defaults, the fast set the design also tests, and the
+// ride-through defaults of issue 11 (the peer channel on).
 var (
 	DefaultTiming = Timing{Name: "default", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
 	FastTiming    = Timing{Name: "fast", LeaseDuration: 5 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second}
+	RideTiming    = Timing{Name: "ride", LeaseDuration: 2 * time.Second, RenewDeadline: 1200 * time.Millisecond,
+		RetryPeriod: 400 * time.Millisecond, Ride: true}
 )
 
-// ParseTiming returns the preset called name ("default" or "fast").
+// ParseTiming returns the preset called name ("default", "fast", "bgp" or "ride").
 func ParseTiming(name string) (Timing, error) {
 	switch name {
 	case DefaultTiming.Name, "":
@@ -37,16 +44,20 @@ func ParseTiming(name string) (Timing, error) {
 		return FastTiming, nil
 	case BGPTiming.Name:
 		return BGPTiming, nil
+	case RideTiming.Name:
+		return RideTiming, nil
 	}
-	return Timing{}, fmt.Errorf("timing %q: want default, fast or bgp", name)
+	return Timing{}, fmt.Errorf("timing %q: want default, fast, bgp or ride", name)
 }
 
 // DefaultDaemonCmd runs the real `vipkeeper agent` on a lab node. The rendered command is
 // split on white space (no shell, no quoting) and run as `ip netns exec <node namespace> ...`.
+// The peer flags appear only when the timing preset has the peer channel on (Timing.Ride).
 const DefaultDaemonCmd = "{{.Bin}} agent --node-name={{.Node}} --kubeconfig={{.Kubeconfig}}" +
 	" --interface={{.Interface}} --namespace={{.Namespace}}" +
 	" --lease-duration={{.LeaseDuration}} --renew-deadline={{.RenewDeadline}} --retry-period={{.RetryPeriod}}" +
-	" --health-addr={{.HealthAddr}} --metrics-addr={{.MetricsAddr}} --log-format=text"
+	" --health-addr={{.HealthAddr}} --metrics-addr={{.MetricsAddr}} --log-format=text" +
+	"{{if .PeerKeyDir}} --peer-key-dir={{.PeerKeyDir}} --peer-listen={{.PeerListen}} --peer-advertise={{.PeerAdvertise}}{{end}}"
 
 // DefaultControllerCmd runs the real `vipkeeper controller` (the allocator, Service status
 // and cluster Events) in the host namespace, as the Deployment does in a cluster. {{.Node}}
@@ -70,6 +81,12 @@ type DaemonArgs struct {
 	LeaseDuration time.Duration
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
+	// The peer channel (Timing.Ride; empty otherwise): the key dir, and the UDP address on
+	// the node's data interface that the daemon listens on and publishes in its presence
+	// Lease. Peers talk over the data LAN, so cutting the management link leaves them.
+	PeerKeyDir    string
+	PeerListen    string // host:port
+	PeerAdvertise string // host:port
 }
 
 // Config configures a Lab. Zero fields take the documented defaults.
@@ -93,6 +110,10 @@ type Config struct {
 	// BGP, when "frr" or "bird", adds a router between the node LAN and a second client
 	// LAN and runs the daemons with --bgp (bgp_lab.go, docs/bgp.md).
 	BGP string
+	// Spare is how many of the Nodes (the last ones) are built and registered but whose
+	// daemons neither Start nor a scenario's reset starts: a scenario's steps start them
+	// (a node joining). Default 0.
+	Spare int
 }
 
 func (c Config) withDefaults() Config {
@@ -126,6 +147,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Nodes < 1 || c.Nodes > MaxNodes {
 		errs = append(errs, fmt.Errorf("nodes %d: want 1..%d", c.Nodes, MaxNodes))
+	}
+	if c.Spare < 0 || c.Spare >= c.Nodes {
+		errs = append(errs, fmt.Errorf("spare nodes %d: want 0..%d (fewer than the %d nodes)", c.Spare, max(0, c.Nodes-1), c.Nodes))
 	}
 	if c.ProbeInterval < 10*time.Millisecond || c.LeasePoll < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("probe interval %v and lease poll %v: want at least 10ms", c.ProbeInterval, c.LeasePoll))

@@ -35,6 +35,15 @@
 // namespace. Cutting a node's management link (SetAPILink) partitions it from the API
 // only; pulling its data cable (SetDataLink) cuts it from the client and the other nodes.
 //
+// With the ride timing (Timing.Ride, issue 11) the daemons' peer channel runs on the data
+// LAN: each agent listens on and advertises its eth0 IPv4 address, UDP 9474, with one
+// random key per lab under the lab's dir (ride.go), so cutting a node's management link
+// leaves its peers reachable. Peer faults are nftables tables "inet vkl_*" in a node's
+// namespace that drop UDP 9474 only (all of it on eth0, or to and from one other node's
+// data addresses; nft.go); the repair between scenarios deletes them. Config.Spare nodes
+// are built and registered but their daemons run only when a scenario's steps start them
+// (a node joining).
+//
 // A BGP lab (Config.BGP "frr" or "bird", bgp_*.go, docs/bgp.md) adds a router netns on
 // br0 (198.51.100.1, 2001:db8:1::1) running FRR's zebra and bgpd or BIRD 2 in its own temp
 // dir, and a second client netns behind it (198.51.100.242/28, 2001:db8:2::2/64) that
@@ -45,7 +54,8 @@
 // # Daemons
 //
 // Each node runs Config.DaemonCmd (a text/template over DaemonArgs; default: `vipkeeper
-// agent` with --node-name, --kubeconfig, --interface eth0 and the timing preset) as
+// agent` with --node-name, --kubeconfig, --interface eth0, the timing preset and, at the
+// ride timing, --peer-key-dir, --peer-listen and --peer-advertise) as
 // `ip netns exec <node> ...`, and the controller role runs Config.ControllerCmd (default
 // `vipkeeper controller`) in the host namespace. The kubeconfigs carry tokens of the
 // ServiceAccounts that deploy/vipkeeper.yaml gives the DaemonSet and the Deployment, after

@@ -108,14 +108,17 @@ func (l *Lab) RestartAPIServer(ctx context.Context) error {
 	return err
 }
 
-// WaitReady waits until every daemon answers /readyz (its informers synced). It fails at
-// once when a daemon has exited (restart it first), and when ctx ends.
+// WaitReady waits until every daemon (but the spare nodes') answers /readyz (its informers
+// synced). It fails at once when a daemon has exited (restart it first), and when ctx ends.
 func (l *Lab) WaitReady(ctx context.Context) error {
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
 	for {
 		var errs []error
 		for _, n := range append([]*Node{l.ctrl}, l.nodes...) {
+			if n.spare {
+				continue // started by a scenario's steps, which wait for it themselves
+			}
 			if !n.Running() {
 				st, _ := n.LastExit()
 				return fmt.Errorf("daemon on %s is not running (%v); its log ends:\n%s", n.name, st, n.LogTail(20))

@@ -34,6 +34,7 @@ type Lab struct {
 	cfg      Config
 	plan     plan
 	dir      string
+	peerKeys [2]string // the peer key dir and the wrong one (Timing.Ride; ride.go)
 	env      *testenv.Env
 	admin    kubernetes.Interface
 	nodes    []*Node
@@ -123,6 +124,11 @@ func (l *Lab) start(ctx context.Context) error {
 	if l.dir, err = os.MkdirTemp("", l.plan.tag()+"-"); err != nil {
 		return fmt.Errorf("lab dir: %w", err)
 	}
+	if l.cfg.Timing.Ride {
+		if l.peerKeys[0], l.peerKeys[1], err = writePeerKeys(l.dir); err != nil {
+			return err
+		}
+	}
 	l.cfg.Logger.Info("building the network", "lab", l.plan.tag(), "nodes", l.cfg.Nodes)
 	if err := l.buildNetwork(ctx); err != nil {
 		return err
@@ -146,6 +152,9 @@ func (l *Lab) start(ctx context.Context) error {
 		return err
 	}
 	for _, n := range append([]*Node{l.ctrl}, l.nodes...) {
+		if n.spare {
+			continue
+		}
 		if err := n.Start(); err != nil {
 			return err
 		}
@@ -187,14 +196,22 @@ func (l *Lab) newController() *Node {
 func (l *Lab) newNode(i int) *Node {
 	t := l.cfg.Timing
 	mgmt := l.plan.nodeMgmtIP(i).String()
+	args := DaemonArgs{Bin: l.cfg.DaemonBin, Node: NodeName(i),
+		Kubeconfig: filepath.Join(l.dir, NodeName(i)+".kubeconfig"), Interface: "eth0",
+		HealthAddr:    net.JoinHostPort(mgmt, strconv.Itoa(healthPort)),
+		MetricsAddr:   net.JoinHostPort(mgmt, strconv.Itoa(metricsPort)),
+		LeaseDuration: t.LeaseDuration, RenewDeadline: t.RenewDeadline, RetryPeriod: t.RetryPeriod}
+	if t.Ride {
+		args = withPeer(args, i, l.peerKeys[0])
+	}
 	return &Node{index: i, name: NodeName(i), ns: l.plan.nodeNS(i), plan: l.plan, tmpl: l.cfg.DaemonCmd,
 		logPath: filepath.Join(l.dir, NodeName(i)+".log"), logger: l.cfg.Logger.Info,
-		args: DaemonArgs{Bin: l.cfg.DaemonBin, Node: NodeName(i),
-			Kubeconfig: filepath.Join(l.dir, NodeName(i)+".kubeconfig"), Interface: "eth0",
-			HealthAddr:    net.JoinHostPort(mgmt, strconv.Itoa(healthPort)),
-			MetricsAddr:   net.JoinHostPort(mgmt, strconv.Itoa(metricsPort)),
-			LeaseDuration: t.LeaseDuration, RenewDeadline: t.RenewDeadline, RetryPeriod: t.RetryPeriod}}
+		spare: i > l.cfg.Nodes-l.cfg.Spare, args: args}
 }
+
+// WrongPeerKeyDir is a peer key dir whose one key has the lab key's ID but other bytes
+// ("" unless the timing has the peer channel on).
+func (l *Lab) WrongPeerKeyDir() string { return l.peerKeys[1] }
 
 // prepareAPI applies the manifest, writes each node's kubeconfig with the token of the
 // DaemonSet's ServiceAccount and the controller's with the Deployment's (so each role runs

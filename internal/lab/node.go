@@ -48,6 +48,7 @@ type Node struct {
 	tmpl    string
 	logPath string
 	logger  func(msg string, args ...any)
+	spare   bool // Config.Spare: started only by a scenario's steps
 
 	mu     sync.Mutex
 	proc   *proc
@@ -94,15 +95,23 @@ func (n *Node) DaemonArgs() DaemonArgs { return n.args }
 
 func (n *Node) healthURL(p string) string { return "http://" + n.args.HealthAddr + p }
 
+// Spare reports whether the node is one of Config.Spare: its daemon runs only when a
+// scenario's steps start it.
+func (n *Node) Spare() bool { return n.spare }
+
 // Start starts the daemon: `ip netns exec <namespace> <rendered command>`, output appended
 // to LogPath. It dies with the lab process (Pdeathsig).
-func (n *Node) Start() error {
+func (n *Node) Start() error { return n.StartWith(n.args) }
+
+// StartWith starts the daemon like Start, but this run with args instead of the node's own
+// (a wrong peer key dir, say); later Starts use the node's own again.
+func (n *Node) StartWith(a DaemonArgs) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.runningLocked() {
 		return fmt.Errorf("start daemon on %s: already running", n.name)
 	}
-	args, err := renderCmd(n.tmpl, n.args)
+	args, err := renderCmd(n.tmpl, a)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,8 @@ type Result struct {
 	LeaseWritesPerS float64            `json:"lease_writes_per_s"` // POST, PUT, PATCH, APPLY, DELETE
 	LeaseGetsPerS   float64            `json:"lease_gets_per_s"`
 
+	Checks []Check `json:"checks,omitempty"` // Scenario.Verify's verdicts
+
 	SVG   string `json:"svg,omitempty"` // plot file, relative to the report
 	Error string `json:"error,omitempty"`
 	Plot  *Plot  `json:"-"`

@@ -24,6 +24,7 @@ func markdown(rep *Report) string {
 	for _, t := range timings {
 		fmt.Fprintf(&b, "\n## Scenarios, %s timing\n\n", t)
 		resultTable(&b, rep.Results, t)
+		checkList(&b, rep.Results, t)
 	}
 	if len(rep.Scale) > 0 {
 		b.WriteString("\n## Scale\n\n")
@@ -44,6 +45,27 @@ func resultTable(b *strings.Builder, rows []Result, timing string) {
 		fmt.Fprintf(b, "| %s | %d | %d (%d) | %d | %s | %.1f | %.2f | %.1f | %s | %s |\n",
 			r.Scenario, r.LongestOutageMs, r.SplitBrainMs, r.SplitRounds, r.HolderChanges, optMs(r.TimeToHealthyMs),
 			r.LeaseWritesPerS, r.LeaseGetsPerS, r.LeaseRequests["LIST"], mdCell(r.Target), mdCell(r.Error))
+	}
+}
+
+// checkList lists the verdicts of the scenarios with checks (Scenario.Verify).
+func checkList(b *strings.Builder, rows []Result, timing string) {
+	first := true
+	for _, r := range rows {
+		if r.Timing != timing || len(r.Checks) == 0 {
+			continue
+		}
+		if first {
+			b.WriteString("\nChecks:\n\n")
+			first = false
+		}
+		for _, c := range r.Checks {
+			verdict := "FAIL"
+			if c.Pass {
+				verdict = "pass"
+			}
+			fmt.Fprintf(b, "- %s: **%s** %s: %s\n", r.Scenario, verdict, c.Name, mdCell(c.Detail))
+		}
 	}
 }
 

@@ -59,15 +59,29 @@ type Scenario struct {
 	// run watches on until the VIP is healthy or maxObserve passes. The fault "ends" at the
 	// end of the last closed window, or at the last window's start if none closes.
 	Observe func(t Timing) time.Duration
+	// RideOnly: the scenario needs the peer channel (Timing.Ride) and is skipped at the
+	// other timings.
+	RideOnly bool
+	// Spare is how many nodes beyond the lab's the scenario needs, built but not started
+	// (Config.Spare): its steps start them. It runs on a lab of its own.
+	Spare int
+	// Verify, if set, adds checks beyond the scored figures, after the watch and before
+	// the lab is repaired (res holds the figures).
+	Verify func(r *ScenarioRun, res Result) []Check
 }
+
+// RunsAt reports whether the scenario runs at timing t.
+func (s Scenario) RunsAt(t Timing) bool { return t.Ride || !s.RideOnly }
 
 // Scenarios are the chaos scenarios of the benchmark, in report order.
 func Scenarios() []Scenario {
 	return []Scenario{
-		etcdFrozen("etcd-frozen-8s", 8*time.Second, ClusterAll, "0 ms outage, 0 holder changes (defaults)"),
+		etcdFrozen("etcd-frozen-8s", 8*time.Second, ClusterAll, fixed("0 ms outage, 0 holder changes (defaults)")),
 		etcdFlapping(),
 		apiserverRestart(),
-		etcdFrozen("etcd-frozen-30s-local", 30*time.Second, LocalOne, "0 split-brain, VIP back within 1 s of thaw"),
+		apiserverKilled60s(),
+		etcdFrozen("etcd-frozen-30s-local", 30*time.Second, LocalOne, atRide(rideZero, fixed("0 split-brain, VIP back within 1 s of thaw"))),
+		etcdFrozenLong(),
 		etcdSlow("etcd-slow-1s", time.Second, "0 ms outage, 0 holder changes, 0 split"),
 		etcdSlow("etcd-slow-2s", 2*time.Second, "0 ms outage, 0 holder changes, 0 split (defaults)"),
 		etcdSlow("etcd-slow-4s", 4*time.Second, "0 ms outage, 0 holder changes, 0 split (defaults)"),
@@ -78,9 +92,12 @@ func Scenarios() []Scenario {
 		leaderSIGTERM(),
 		leaderSIGKILLRestart(),
 		leaderAPICut(),
+		leaderAPIAndPeersCut(),
 		endpointMoved(),
 		sigtermRollout(),
 		serviceCreated(),
+		wrongPeerKey(),
+		etcdFrozenJoinCut(),
 	}
 }
 
@@ -120,8 +137,8 @@ func SelectScenarios(only string) ([]Scenario, error) {
 
 func fixed(s string) func(Timing) string { return func(Timing) string { return s } }
 
-func etcdFrozen(name string, d time.Duration, setup ServiceSetup, target string) Scenario {
-	return Scenario{Name: name, Setup: setup, Target: fixed(target),
+func etcdFrozen(name string, d time.Duration, setup ServiceSetup, target func(Timing) string) Scenario {
+	return Scenario{Name: name, Setup: setup, Target: target,
 		Summary: fmt.Sprintf("etcd frozen for %v (every byte between kube-apiserver and etcd held)", d),
 		Steps: func(Timing, int) []Step {
 			return []Step{{Action: freezeEtcd, Then: d, Window: Opens}, {Action: thawEtcd, Window: Closes}}
@@ -175,15 +192,21 @@ func apiserverRestart() Scenario {
 }
 
 // offFor is how long a leader stays off in the power-off and API-cut scenarios: long enough
-// for a successor to take over (lease duration + two retry periods) plus 5 s.
-func offFor(t Timing) time.Duration { return t.LeaseDuration + 2*t.RetryPeriod + 5*time.Second }
+// for a successor to take over (lease duration + two retry periods) plus 5 s; 30 s at the
+// ride timing (issue 11), so that a ride-through has to last.
+func offFor(t Timing) time.Duration {
+	if t.Ride {
+		return rideOff
+	}
+	return t.LeaseDuration + 2*t.RetryPeriod + 5*time.Second
+}
 
 func leaderPowerOff() Scenario {
 	return Scenario{Name: "leader-power-off", Setup: ClusterAll,
-		Target: func(t Timing) string {
+		Target: atRide("outage <= 2 s, 0 split-brain after revival", func(t Timing) string {
 			return fmt.Sprintf("outage <= %v, 0 split-brain after revival", t.LeaseDuration+time.Second)
-		},
-		Summary: "leader's daemon frozen (SIGSTOP) and its data link down for LD + 2 RP + 5 s, then both restored",
+		}),
+		Summary: "leader's daemon frozen (SIGSTOP) and its data link down for LD + 2 RP + 5 s (ride: 30 s), then both restored",
 		Steps: func(t Timing, _ int) []Step {
 			return []Step{{Action: powerOffLeader, Then: offFor(t), Window: Opens}, {Action: reviveLeader, Window: Closes}}
 		}}
@@ -191,7 +214,9 @@ func leaderPowerOff() Scenario {
 
 func leaderSIGKILL() Scenario {
 	return Scenario{Name: "leader-sigkill", Setup: ClusterAll,
-		Target:  func(t Timing) string { return fmt.Sprintf("outage <= %v (LD + 1 s)", t.LeaseDuration+time.Second) },
+		Target: atRide("outage <= 2 s, 0 split-brain", func(t Timing) string {
+			return fmt.Sprintf("outage <= %v (LD + 1 s)", t.LeaseDuration+time.Second)
+		}),
 		Summary: "leader's daemon SIGKILLed, not restarted",
 		Observe: untilTakeover,
 		Steps:   func(Timing, int) []Step { return []Step{{Action: killLeader, Window: Opens}} }}
@@ -219,10 +244,10 @@ func leaderSIGKILLRestart() Scenario {
 
 func leaderAPICut() Scenario {
 	return Scenario{Name: "leader-api-cut", Setup: ClusterAll,
-		Target: func(t Timing) string {
+		Target: atRide(rideZero, func(t Timing) string {
 			return fmt.Sprintf("0 split-brain, outage <= %v (LD - RD + 1 s)", t.LeaseDuration-t.RenewDeadline+time.Second)
-		},
-		Summary: "leader's management link (API only) down for LD + 2 RP + 5 s; its data link stays up",
+		}),
+		Summary: "leader's management link (API only) down for LD + 2 RP + 5 s (ride: 30 s); its data link and peers stay up",
 		Steps: func(t Timing, _ int) []Step {
 			return []Step{{Action: cutLeaderAPI, Then: offFor(t), Window: Opens}, {Action: restoreLeaderAPI, Window: Closes}}
 		}}

@@ -45,6 +45,7 @@ type ScenarioRun struct {
 	created      time.Time // createService's instant
 	apiDown      bool
 	apiRestarted time.Time
+	wrongKey     *Node // the node restarted with the wrong peer key (wrong-peer-key)
 }
 
 // Runner runs scenarios one after another on one lab, resetting it in between.
@@ -116,6 +117,9 @@ func (r *ScenarioRun) execute(log *slog.Logger) (Result, error) {
 	end := time.Now()
 	after, aerr := scrapeLeaseRequests(context.WithoutCancel(r.ctx), r.Lab)
 	r.measure(&res, start, end)
+	if r.Scenario.Verify != nil && err == nil {
+		res.Checks = r.Scenario.Verify(r, res)
+	}
 	if berr == nil && aerr == nil {
 		res.setRates(before, after, end.Sub(start), r.resetWindow(end))
 	} else {
@@ -132,7 +136,8 @@ func (r *ScenarioRun) resetWindow(end time.Time) time.Duration {
 	return end.Sub(r.apiRestarted)
 }
 
-// reset repairs the lab, restarts every daemon (in parallel) and waits until all are ready.
+// reset repairs the lab, restarts every daemon (in parallel; a spare node's is stopped)
+// and waits until all are ready.
 func (r *ScenarioRun) reset() error {
 	if err := r.repair(); err != nil {
 		return err
@@ -143,6 +148,10 @@ func (r *ScenarioRun) reset() error {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(r.ctx, actionTimeout)
 			defer cancel()
+			if n.Spare() {
+				errs[i] = stopDaemon(ctx, n)
+				return
+			}
 			errs[i] = n.Restart(ctx)
 		})
 	}
@@ -159,7 +168,8 @@ func (r *ScenarioRun) reset() error {
 }
 
 // repair undoes every fault a scenario may leave: etcd thawed, kube-apiserver running,
-// all links up, no daemon paused or stopped.
+// all links up, no peer datagram dropped, no daemon paused or stopped (but a spare node's,
+// which reset stops).
 func (r *ScenarioRun) repair() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), actionTimeout)
 	defer cancel()
@@ -170,11 +180,11 @@ func (r *ScenarioRun) repair() error {
 		r.apiDown = false
 	}
 	for _, n := range r.Lab.Nodes() {
-		errs = append(errs, n.SetDataLink(ctx, true), n.SetAPILink(ctx, true))
+		errs = append(errs, n.SetDataLink(ctx, true), n.SetAPILink(ctx, true), n.clearPeerFaults(ctx))
 		if n.State() == "paused" {
 			errs = append(errs, n.Continue())
 		}
-		if !n.Running() {
+		if !n.Running() && !n.Spare() {
 			errs = append(errs, n.Start())
 		}
 	}
@@ -283,4 +293,18 @@ func (r *ScenarioRun) observe() error {
 			return err
 		}
 	}
+}
+
+// stopDaemon stops a running daemon (SIGTERM, then SIGKILL when ctx ends); a stopped one is
+// left alone.
+func stopDaemon(ctx context.Context, n *Node) error {
+	if !n.Running() {
+		return nil
+	}
+	if _, err := n.Terminate(ctx); err != nil {
+		if _, kerr := n.Kill(); kerr != nil && !errors.Is(kerr, ErrNotRunning) {
+			return kerr
+		}
+	}
+	return nil
 }
