@@ -29,8 +29,11 @@ type peer struct {
 	// at ackAt; a wait on its record that began at or after ackAt lasts LD.
 	ackInc string
 	ackAt  time.Time
-	fails  int
-	notAft time.Time
+	// vouchedAt is when we last attested to the peer that we were blind: a wait on its
+	// record starts again from there (ride-through rule 2).
+	vouchedAt time.Time
+	fails     int
+	notAft    time.Time
 }
 
 type revokedInc struct {
@@ -102,8 +105,8 @@ func (n *Node) peerLive(name string, t time.Time) bool {
 }
 
 // expiresAt is when a peer's current record, unchanged, may be revoked: LD after its
-// version was first seen, and with the ride-through counted only while sighted, and LD + X
-// unless the peer acknowledged us before the wait began (waitFor).
+// version was first seen, and with the ride-through after our last attestation to it, and
+// LD + X unless the peer acknowledged us before the wait began (waitFor).
 func (n *Node) expiresAt(p *peer) time.Time { return n.waitStart(p).Add(n.waitFor(p)) }
 
 // absentUntil is when an absent presence record proves its holder's incarnations over: LD

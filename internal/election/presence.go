@@ -30,9 +30,8 @@ type presence struct {
 	resignTried bool
 
 	// Sight (ride-through): ownLand is when we last learned that an own write (not a
-	// relayed one) landed; sightSince the core time the node last regained sight.
+	// relayed one) landed.
 	ownLand    time.Time
-	sightSince time.Time
 	lastCredit time.Time // core time a write of ours (own or relayed) was last credited
 	ride       time.Time // the deadline granted by the newest complete attestation round
 }

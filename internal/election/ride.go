@@ -73,13 +73,12 @@ func (n *Node) sighted(t time.Time) bool {
 	return p.registered && !p.ownLand.IsZero() && t.Before(p.ownLand.Add(n.cfg.Ride.Sight))
 }
 
-// see notes that an own write landed (we learned it at t): regaining sight restarts every
-// wait on a peer (rule 2).
+// see notes that an own write landed (we learned it at t). Regaining sight lets every
+// peer's wait that ran out while we were blind end in a revocation now.
 func (n *Node) see(t time.Time) {
 	was := n.sighted(t)
 	n.self.ownLand = t
 	if n.rideOn() && !was {
-		n.self.sightSince = t
 		for name := range n.peers {
 			n.sched.markPeer(name)
 		}
@@ -87,12 +86,16 @@ func (n *Node) see(t time.Time) {
 }
 
 // waitStart is when a wait on p's current record began: its version's first sighting or,
-// with the ride-through, our last regain of sight, whichever is later.
+// with the ride-through, the last attestation we gave p, whichever is later. A ride of p's
+// that our attestation helped grant ends within DP of its round, which began before our
+// attestation; a ride we did not attest needs us (if p acknowledged us) or is capped (if
+// not). This is the model's rule 2 with the restart at the attestation instead of at the
+// regain of sight, which comes after it (docs/ride-through-model.md, "As built").
 func (n *Node) waitStart(p *peer) time.Time {
 	if !n.rideOn() {
 		return p.since
 	}
-	return later(p.since, n.self.sightSince)
+	return later(p.since, p.vouchedAt)
 }
 
 // waitFor is the wait on p's record: LD, or the unacknowledged wait unless p acknowledged
@@ -298,6 +301,9 @@ func (n *Node) onReceived(t time.Time, ev Received, out []Action) []Action {
 		n.noteAck(t, ev.From, m.Inc, m.ToInc) // a query acknowledges too
 		if !n.sighted(t) {
 			n.rd.stats.Vouched++
+			p := n.peerOf(ev.From, t)
+			p.vouchedAt = t // every wait on p starts again (rule 2)
+			n.sched.markPeer(ev.From)
 			out = append(out, n.msg(ev.From, MsgVouch, m.Inc, m.Seq, ""))
 		}
 	case MsgVouch:

@@ -1,7 +1,6 @@
 package election
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
@@ -21,6 +20,8 @@ type simNode struct {
 
 	off   time.Duration // wall-clock offset (only ever stepped back)
 	drift float64       // clock rate error
+
+	peerCut []time.Duration // by peer index: cut from that peer until (sim_peer_test.go)
 
 	frozenUntil, partUntil, forbidUntil, planeBadUntil time.Duration
 	// planeSlowUntil: Installs wait in the shell's queue for up to planeLag, then PlaneDue.
@@ -115,6 +116,7 @@ func (n *simNode) relist() {
 }
 
 func (n *simNode) crash() {
+	n.retire()
 	n.alive, n.buffer = false, nil
 	n.proc++
 	n.w.logf("%s: crash (addresses stay until their lifetimes end)", n.id)
@@ -155,7 +157,10 @@ func (n *simNode) exec(acts []Action) {
 }
 
 func (n *simNode) do(a Action) []Action {
+	n.noteRide(a)
 	switch a := a.(type) {
+	case Send:
+		n.w.sendPeer(n, a)
 	case Install:
 		if !a.Ready && n.w.now < n.planeSlowUntil {
 			proc, ip := n.proc, a.VIP
@@ -193,6 +198,7 @@ func (k Kind) String() string {
 }
 
 func (n *simNode) exit() {
+	n.retire()
 	n.alive = false
 	n.proc++
 	n.w.logf("%s: exited", n.id)
@@ -201,8 +207,10 @@ func (n *simNode) exit() {
 	}
 }
 
-// install puts the address up with the kernel lifetime Until asks for (in virtual time),
-// which the kernel may end up to KernelLateness late; a bad data plane fails it.
+// install puts the address up with the lifetime Until asks for (in virtual time; with the
+// ride-through, Until carries the ride's deadline), which the data plane may end up to
+// KernelLateness late (a second with kernel lifetimes, 50 ms with the nftables fence) and
+// refuses below MinLifetime; a bad data plane fails it.
 func (n *simNode) install(a Install) PlaneDone {
 	if n.w.now < n.planeBadUntil && n.w.chance(0.4) {
 		class := PlaneTransient
@@ -214,11 +222,12 @@ func (n *simNode) install(a Install) PlaneDone {
 		return PlaneDone{VIP: a.VIP, Install: true, Class: class} // a refresh keeps the old lifetime
 	}
 	left := n.virtualIn(a.Until.Sub(n.clock()))
-	if left < time.Second {
-		delete(n.addrs, a.VIP) // the data plane removes an address with less than 1s left
+	if left < n.w.cfg.WithDefaults().MinLifetime {
+		delete(n.addrs, a.VIP) // the data plane removes an address with less than MinLifetime left
 		delete(n.mine, a.VIP)
 		return PlaneDone{VIP: a.VIP, Install: true, Class: PlaneExpired}
 	}
+	n.w.noteGap(n, a.VIP)
 	_, was := n.addrs[a.VIP]
 	n.addrs[a.VIP] = n.w.now + left + n.w.uniform(0, n.w.cfg.WithDefaults().KernelLateness)
 	n.mine[a.VIP] = true
@@ -299,6 +308,9 @@ func (n *simNode) serveWrite(a Write) (Record, ErrClass) {
 	}
 	rec, class, changed := w.store.apply(n.id, a)
 	w.stats.writes++
+	if a.Op == OpRenew && a.Ref.Node != n.id && class == ClassNone {
+		w.stats.ride.relayLanded++
+	}
 	if a.Op == OpRevoke && class == ClassNone {
 		w.stats.revokes++
 	}
@@ -382,63 +394,5 @@ func (n *simNode) thaw() {
 	}
 	if n.alive {
 		n.step(Ticked{})
-	}
-}
-
-// simFmt defers formatting an event or actions to when a trace is printed.
-type simFmt struct{ v any }
-
-func (f simFmt) String() string {
-	if acts, ok := f.v.([]Action); ok {
-		return fmtActions(acts)
-	}
-	return fmtEvent(f.v.(Event))
-}
-
-func fmtEvent(ev Event) string {
-	switch ev := ev.(type) {
-	case Observed:
-		return fmt.Sprintf("observed %s %s", ev.Ref, ev.Record)
-	case WriteDone:
-		return fmt.Sprintf("wrote#%d %s %s", ev.ID, ev.Class, ev.Record)
-	case ReadDone:
-		return fmt.Sprintf("read#%d %s %s", ev.ID, ev.Class, ev.Record)
-	}
-	return fmt.Sprintf("%T%+v", ev, ev)
-}
-
-func fmtActions(acts []Action) string {
-	s := ""
-	for i, a := range acts {
-		if i > 0 {
-			s += "; "
-		}
-		switch a := a.(type) {
-		case Write:
-			s += fmt.Sprintf("write#%d %s %s base=%s", a.ID, a.Op, a.Ref, a.Base.RV)
-		case Read:
-			s += fmt.Sprintf("read#%d %s", a.ID, a.Ref)
-		case Install:
-			s += fmt.Sprintf("install %s until %s", a.VIP, a.Until.Format("15:04:05.000"))
-		case Uninstall:
-			s += fmt.Sprintf("uninstall %s (%s)", a.VIP, a.Reason)
-		default:
-			s += fmt.Sprintf("%T", a)
-		}
-	}
-	return s
-}
-
-// simMaxRequestsPerSecond is far above what any node needs (a renewal per RetryPeriod and
-// an attempt per VIP): more in one virtual second is a retry storm.
-const simMaxRequestsPerSecond = 200
-
-func (n *simNode) countRequest() {
-	if sec := n.w.now.Truncate(time.Second); sec != n.reqSec {
-		n.reqSec, n.reqN = sec, 0
-	}
-	n.reqN++
-	if n.reqN == simMaxRequestsPerSecond {
-		n.w.violate("%s: %d requests within one second: a retry storm", n.id, n.reqN)
 	}
 }

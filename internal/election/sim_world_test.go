@@ -83,7 +83,9 @@ func (s *simStore) apply(id string, w Write) (Record, ErrClass, bool) {
 		return Record{}, ClassNotFound, false
 	}
 	if w.Op == OpRenew || (w.Op == OpRelease && w.Ref.Kind == KindNode) {
-		if cur.Holder != id || cur.Incarnation != w.Incarnation {
+		// the patch tests the record's node and incarnation: a renewal a peer relays
+		// (ride-through) names the holder, not the writer
+		if cur.Holder != w.Ref.Node || cur.Incarnation != w.Incarnation {
 			return Record{}, ClassConflict, false // the patch's test failed (422)
 		}
 	} else if cur.RV != w.Base.RV {
@@ -166,13 +168,19 @@ type simWorld struct {
 	vips   []netip.Addr
 	wanted map[netip.Addr]bool
 	wants  map[netip.Addr]*simWant
-	gen    int // bumped when faults stop: older observations are dropped
+	ride   bool // Config.Ride is on: peer channel, clock rates within ρ (sim_ride_test.go)
+	gen    int  // bumped when faults stop: older observations are dropped
 	healed bool
 	heal   time.Duration
 	end    time.Duration
 
 	apiDownUntil, apiSlowUntil time.Duration
 	slowBy                     time.Duration // latency added while slow
+
+	quietUntil                   time.Duration // no new fault before (sim_ride_test.go)
+	peerLossUntil, peerSlowUntil time.Duration // faults of the peer channel (sim_peer_test.go)
+	peerLoss                     float64
+	peerLag                      time.Duration
 
 	stats simStats
 	trace simTrace
@@ -221,7 +229,11 @@ func (w *simWorld) uniform(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(w.rng.Int64N(int64(hi-lo)))
 }
 
-func (w *simWorld) chance(p float64) bool { return !w.healed && w.rng.Float64() < p }
+// chance draws a fault of probability p; none comes once the faults stopped, or during a
+// quiet spell (isolateAndRestartOthers).
+func (w *simWorld) chance(p float64) bool {
+	return !w.healed && w.now >= w.quietUntil && w.rng.Float64() < p
+}
 
 // netDelay is one network+server leg. Under faults some legs outlast the caller's timeout
 // (the write lands after the shell reported a timeout), and a slow API server adds its
@@ -283,6 +295,7 @@ type simStats struct {
 	steps, installs, takeovers, lateLandings, writes, revokes int
 	refusals, removeFails, adminDeletes, sweepFails           int
 	ops                                                       map[string]int
+	ride                                                      simRideStats
 }
 
 func (s *simStats) add(o simStats) {
@@ -296,6 +309,7 @@ func (s *simStats) add(o simStats) {
 	s.removeFails += o.removeFails
 	s.adminDeletes += o.adminDeletes
 	s.sweepFails += o.sweepFails
+	s.ride.add(o.ride)
 	if s.ops == nil {
 		s.ops = map[string]int{}
 	}

@@ -102,7 +102,13 @@ byte life[N];    /* ticks its addresses may still stay: the kernel lifetime, wor
  * the instant it lands (a later view would only start the wait later), and revokes only
  * while sighted, so no wait is needed while not sighted.
  */
-#ifdef M_NOSIGHT
+/* -DVOUCHRESTART is rule 2 as internal/election implements it: a wait restarts when the
+ * node attests ("I am blind"), not when it regains sight, which comes later; blind time
+ * counts. Regaining sight restarts nothing, and revocation still needs sight. */
+#ifdef VOUCHRESTART
+byte av[N];      /* ticks since it last vouched (saturating) */
+#define WAIT(j, h) (ab[h] < av[j] -> ab[h] : av[j])
+#elif defined(M_NOSIGHT)
 #define WAIT(j, h) ab[h]
 #else
 #define WAIT(j, h) (ab[h] < ar[j] -> ab[h] : ar[j])
@@ -173,9 +179,21 @@ inline credit(j, c) { /* a renewal of j issued FK - c ticks ago is known to have
 	install(j)
 }
 
+#ifdef VOUCHRESTART
+inline regain(j) { /* variant: regaining sight restarts nothing */
+	if :: !sighted[j] -> sighted[j] = 1 :: else -> skip fi
+}
+#ifdef M_NORESTART
+#define VOUCHED_BY(j) skip /* mutant of the variant: an attestation restarts nothing */
+#else
+#define VOUCHED_BY(j) av[j] = 0; akw[j] = B(kn, j)
+#endif
+#else
 inline regain(j) { /* rule 2: on regaining sight every wait starts again */
 	if :: !sighted[j] -> sighted[j] = 1; ar[j] = 0; akw[j] = B(kn, j) :: else -> skip fi
 }
+#define VOUCHED_BY(j) skip
+#endif
 
 inline bump(h) { /* a write of h's presence landed: every wait on it starts again */
 	ab[h] = 0;
@@ -225,7 +243,11 @@ inline tick1(j) {
 	:: else -> life[j]--
 	fi;
 	if :: ab[j] < ABMAX(j) && B(preg, j) -> ab[j]++ :: else -> skip fi;
+#ifdef VOUCHRESTART
+	if :: av[j] < ARMAX(j) -> av[j]++ :: else -> skip fi
+#else
 	if :: sighted[j] && ar[j] < ARMAX(j) -> ar[j]++ :: else -> skip fi
+#endif
 }
 
 /* a live node that reaches the API renews at every instant: one that should not is one whose
@@ -282,7 +304,7 @@ inline tick() {
 #define ROUND STEP(alive[R] && reg[R] && own[R] != 0 && qc < PK, printf("0: asks for attestations\n"); \
 	Q = kn; rnd = 1; qc = PK; got = 0; complete())
 #define ANSWER(j) STEP(alive[j] && B(Q, j) && !sighted[j], printf("%d: vouches\n", j); \
-	CLR(Q, j); SET(got, j); complete())
+	VOUCHED_BY(j); CLR(Q, j); SET(got, j); complete())
 
 /* rule 4: relay renewal of the rider by p, credited from the ask */
 #define ASK(p) STEP(alive[R] && reg[R] && own[R] != 0 && !ra, printf("0: asks %d to relay\n", p); \
