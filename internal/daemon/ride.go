@@ -137,9 +137,15 @@ func endKind(s string) string {
 	return "other"
 }
 
+// maxRideEvents bounds the VIPs whose Services hear of one ride's start and end: a node
+// holding thousands of VIPs during an outage must not queue thousands of Events for an API
+// server that is not there. The log line and the metrics cover every VIP.
+const maxRideEvents = 16
+
 // rideEvent reports on the Services of the VIPs held when the ride started.
 func (sh *shell) rideEvent(reason, msg string) {
-	for _, ip := range sh.rideVIPs {
+	ips := slices.SortedFunc(slices.Values(sh.rideVIPs), netip.Addr.Compare)
+	for _, ip := range ips[:min(len(ips), maxRideEvents)] {
 		sh.d.notifier().Problem(ip, sh.wants[ip].Services, reason, msg)
 	}
 }
