@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 )
@@ -121,10 +120,14 @@ func (c *AgentConfig) Bind(fs *flag.FlagSet) {
 // timing flags left unset take RideTiming. set reports whether a flag was given (on the
 // command line or in the environment).
 func (c *AgentConfig) Resolve(set func(name string) bool) {
-	if c.Peer.KeyDir == "" || slices.ContainsFunc(timingFlags, set) {
+	if c.Peer.KeyDir == "" {
 		return
 	}
-	c.Timing = RideTiming
+	for i, d := range []*time.Duration{&c.Timing.LeaseDuration, &c.Timing.RenewDeadline, &c.Timing.RetryPeriod} {
+		if !set(timingFlags[i]) {
+			*d = []time.Duration{RideTiming.LeaseDuration, RideTiming.RenewDeadline, RideTiming.RetryPeriod}[i]
+		}
+	}
 }
 
 // Validate reports every invalid setting at once.

@@ -106,7 +106,8 @@ func newCollector(cfg ControllerConfig, log *slog.Logger, client kubernetes.Inte
 		return nil, err
 	}
 	return gc.New(gc.Config{Client: client, Store: store, Namespace: cfg.Namespace, Class: class(cfg.Common),
-		Timing: gc.Timing{Grace: 2 * cfg.Timing.LeaseDuration, LeaseDuration: collectorWait(cfg.Common)},
+		Timing: gc.Timing{Grace: 2 * cfg.Timing.LeaseDuration, LeaseDuration: cfg.Timing.LeaseDuration,
+			RevokeWait: collectorWait(cfg.Common)},
 		Logger: log.With("component", "lease gc")})
 }
 

@@ -40,8 +40,9 @@ func TestAgentConfig_APeerKeyDirBringsTheRideTimings(t *testing.T) {
 func TestAgentConfig_TimingSetByHandOverridesTheRideTimings(t *testing.T) {
 	c := parseResolved(t, []string{"--node-name=n1", "--peer-key-dir=/keys", "--peer-advertise=198.51.100.1:9474"},
 		map[string]string{"VIPKEEPER_LEASE_DURATION": "4s"})
-	if c.Timing.LeaseDuration != 4*time.Second || c.Timing.RenewDeadline != DefaultTiming.RenewDeadline {
-		t.Fatalf("timing %+v, want the hand-set lease duration and the other defaults", c.Timing)
+	if c.Timing.LeaseDuration != 4*time.Second || c.Timing.RenewDeadline != RideTiming.RenewDeadline ||
+		c.Timing.RetryPeriod != RideTiming.RetryPeriod {
+		t.Fatalf("timing %+v, want the hand-set lease duration and the ride timing's others", c.Timing)
 	}
 }
 

@@ -116,11 +116,11 @@ func (sh *shell) rideStarted(st election.RideStatus) {
 func (sh *shell) rideStopped(st election.RideStatus) {
 	sh.d.m.riding.Set(0)
 	sh.d.m.setRideMembers(nil)
-	why, kind := "a renewal of its presence landed", "renewed"
-	if st.Ended != "" && st.Ended != sh.rideEndSeen {
+	why, kind := "a renewal of its presence landed, or it holds no VIP any more", "renewed"
+	if st.Ends > sh.rideEnds {
 		why, kind = st.Ended, endKind(st.Ended)
 	}
-	sh.rideEndSeen = st.Ended
+	sh.rideEnds = st.Ends
 	sh.d.m.rideEnds.WithLabelValues(kind).Inc()
 	sh.d.log.Info("ride-through ended", "why", why)
 	sh.rideEvent(ReasonRideEnded, "node "+sh.d.cfg.Election.Identity+" stopped riding through: "+why)

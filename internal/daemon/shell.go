@@ -32,9 +32,9 @@ type shell struct {
 	planeDown, planeRefresh, planeUp []election.Action
 	refreshed                        bool // the last Install run was a refresh: an other one goes next
 
-	ride        election.RideStatus // the ride-through as last reported
-	rideEndSeen string              // the core's last end reason already reported
-	rideVIPs    []netip.Addr        // the VIPs held when the ride started (their Events)
+	ride     election.RideStatus // the ride-through as last reported
+	rideEnds uint64              // the core's count of rides that ran out, as reported
+	rideVIPs []netip.Addr        // the VIPs held when the ride started (their Events)
 }
 
 func newShell(d *Daemon, ctx context.Context) *shell {

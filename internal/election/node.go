@@ -110,7 +110,7 @@ func (n *Node) NextWake() time.Time {
 func (n *Node) clockStepped(t time.Time, out []Action) []Action {
 	n.era++
 	n.self.pending = nil
-	n.self.fence, n.self.ride, n.self.ownLand = time.Time{}, time.Time{}, time.Time{}
+	n.self.fence, n.self.ride, n.self.ownLand, n.self.ownEmit = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	n.self.downReason = ReasonClockJump
 	n.markMine()
 	return out

@@ -57,6 +57,9 @@ func (n *Node) peerOf(name string, t time.Time) *peer {
 // seePeer takes in a record of the peer's presence. The wait restarts whenever the version
 // changes: versions are compared for equality only.
 func (n *Node) seePeer(t time.Time, p *peer, rec Record) {
+	if rec.Incarnation != p.view.Incarnation || rec.Exists != p.view.Exists || rec.revoked() != p.view.revoked() {
+		n.rd.ackDirty = true // a member to acknowledge, or one less
+	}
 	if !p.known || rec.Exists != p.view.Exists || rec.RV != p.view.RV {
 		p.since = t
 		n.sched.markPeer(p.name)

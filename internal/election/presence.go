@@ -30,8 +30,9 @@ type presence struct {
 	resignTried bool
 
 	// Sight (ride-through): ownLand is when we last learned that an own write (not a
-	// relayed one) landed.
+	// relayed one) landed, ownEmit the newest such write's emission.
 	ownLand    time.Time
+	ownEmit    time.Time
 	lastCredit time.Time // core time a write of ours (own or relayed) was last credited
 	ride       time.Time // the deadline granted by the newest complete attestation round
 }
@@ -196,16 +197,18 @@ func (n *Node) prunePending(t time.Time) {
 // version after emit and waits LeaseDuration > RenewDeadline from then.
 func (n *Node) credit(t time.Time, w pendingWrite) {
 	p := &n.self
-	if w.era != n.era || w.emit.IsZero() {
-		return // emitted before the clock stepped back (it cannot fence), or forgotten
+	if w.era != n.era {
+		return // emitted before the clock stepped back: it cannot fence
 	}
+	// A write forgotten as too old to move the fence (w zero) still landed: the API answers,
+	// so the backoff ends (its emission is unknown, so it brings no sight).
 	p.lastCredit = t
 	if !p.registered {
 		p.registered = true
 		n.markAll() // claims wait for the registration: let every VIP and peer look again
 	}
-	if !w.relayed {
-		n.see(t)
+	if !w.relayed && !w.emit.IsZero() {
+		n.see(t, w.emit)
 	}
 	if f := w.emit.Add(n.cfg.RenewDeadline); f.After(p.fence) {
 		p.fence, p.downReason = f, ""

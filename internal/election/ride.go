@@ -29,6 +29,9 @@ type rideState struct {
 	relayTurn int
 	relaying  map[uint64]relayFor // relay writes in flight for peers, by attempt ID
 
+	ackDirty bool      // a peer's incarnation changed: acknowledge at once
+	ackDue   time.Time // the next re-send of an acknowledgement
+
 	wake  time.Time
 	ended string
 	stats RideStatus
@@ -66,19 +69,23 @@ func newRideState() rideState {
 
 func (n *Node) rideOn() bool { return n.cfg.Ride.On() }
 
-// sighted reports whether our own renewal (not a relayed one) landed within Sight: the
-// issue's "renew succeeded within the last δ", by when we learned it.
+// sighted reports whether our own renewal (not a relayed one) landed within Sight (the
+// issue's "renew succeeded within the last δ", by when we learned it), and was emitted less
+// than RenewDeadline ago: a node is never sighted once its incarnation may have been
+// revoked, which comes LD after that emission at the earliest, so a revoked node that has
+// not heard of it yet cannot revoke (a holder stops asking a revoked member, see members).
 func (n *Node) sighted(t time.Time) bool {
 	p := &n.self
-	return p.registered && !p.ownLand.IsZero() && t.Before(p.ownLand.Add(n.cfg.Ride.Sight))
+	return p.registered && !p.ownLand.IsZero() && t.Before(p.ownLand.Add(n.cfg.Ride.Sight)) &&
+		t.Before(p.ownEmit.Add(n.cfg.RenewDeadline))
 }
 
-// see notes that an own write landed (we learned it at t). Regaining sight lets every
-// peer's wait that ran out while we were blind end in a revocation now.
-func (n *Node) see(t time.Time) {
+// see notes that an own write emitted at emit landed (we learned it at t). Regaining sight
+// lets every peer's wait that ran out while we were blind end in a revocation now.
+func (n *Node) see(t, emit time.Time) {
 	was := n.sighted(t)
-	n.self.ownLand = t
-	if n.rideOn() && !was {
+	n.self.ownLand, n.self.ownEmit = t, later(n.self.ownEmit, emit)
+	if n.rideOn() && !was && n.sighted(t) {
 		for name := range n.peers {
 			n.sched.markPeer(name)
 		}
@@ -135,8 +142,12 @@ func (n *Node) forgetAcks() {
 }
 
 // members are the nodes a holder must ask: every peer whose presence shows a live
-// incarnation, and every node it acknowledged whose incarnation is not known to be over.
-func (n *Node) members() []string {
+// incarnation, and every node it acknowledged, until that node's incarnation has been seen
+// revoked for the unacknowledged wait. The delay outlasts any revocation the member issued
+// before it was revoked and that may still land: a member is sighted, and so revokes, only
+// before its own revocation (sighted), and kube-apiserver ends every request within its
+// request timeout (60 s), far below LD + X. A dead member would otherwise end every ride.
+func (n *Node) members(t time.Time) []string {
 	set := map[string]bool{}
 	for name, p := range n.peers {
 		if name != n.cfg.Identity && p.view.Exists && !p.view.revoked() {
@@ -144,7 +155,12 @@ func (n *Node) members() []string {
 		}
 	}
 	for name, m := range n.rd.acked {
-		if p := n.peers[name]; p == nil || !p.isRevoked(m.inc) {
+		p := n.peers[name]
+		at, gone := time.Time{}, false
+		if p != nil {
+			at, gone = p.revokedAt(m.inc)
+		}
+		if !gone || t.Before(at.Add(n.cfg.UnackedWait())) {
 			set[name] = true
 		}
 	}
@@ -175,21 +191,30 @@ func (n *Node) planRide(t time.Time, out []Action) []Action {
 
 func (n *Node) rideWake(at time.Time) { n.rd.wake = earliest(n.rd.wake, at) }
 
-// planAcks tells every member with a live incarnation that we know it (rule 5).
+// planAcks tells every member with a live incarnation that we know it (rule 5): at once
+// when a peer's incarnation changed, and again every ackEvery. It looks at the peers only
+// then, not on every Step.
 func (n *Node) planAcks(t time.Time, out []Action) []Action {
+	if !n.rd.ackDirty && !n.rd.ackDue.IsZero() && t.Before(n.rd.ackDue) {
+		n.rideWake(n.rd.ackDue)
+		return out
+	}
+	n.rd.ackDirty, n.rd.ackDue = false, time.Time{}
 	for _, name := range slices.Sorted(maps.Keys(n.peers)) {
 		p := n.peers[name]
 		if name == n.cfg.Identity || !p.view.Exists || p.view.revoked() {
 			continue
 		}
 		m, ok := n.rd.acked[name]
-		if ok && m.inc == p.view.Incarnation && t.Before(m.at.Add(ackEvery)) {
-			n.rideWake(m.at.Add(ackEvery))
-			continue
+		if !ok || m.inc != p.view.Incarnation || !t.Before(m.at.Add(ackEvery)) {
+			m = ackedMember{inc: p.view.Incarnation, at: t}
+			n.rd.acked[name] = m
+			out = append(out, n.msg(name, MsgAck, p.view.Incarnation, 0, ""))
 		}
-		n.rd.acked[name] = ackedMember{inc: p.view.Incarnation, at: t}
-		out = append(out, n.msg(name, MsgAck, p.view.Incarnation, 0, ""))
-		n.rideWake(t.Add(ackEvery))
+		n.rd.ackDue = earliest(n.rd.ackDue, m.at.Add(ackEvery))
+	}
+	if !n.rd.ackDue.IsZero() {
+		n.rideWake(n.rd.ackDue)
 	}
 	return out
 }
@@ -216,7 +241,7 @@ func (n *Node) planRound(t time.Time, out []Action) []Action {
 		return out
 	}
 	n.rd.seq++
-	r := &round{at: t, members: n.members(), pending: map[string]bool{}}
+	r := &round{at: t, members: n.members(t), pending: map[string]bool{}}
 	n.rd.roundAt, n.rd.rounds[n.rd.seq] = t, r
 	delete(n.rd.rounds, n.rd.seq-maxRounds)
 	n.rd.stats.Rounds++
@@ -263,7 +288,7 @@ func (n *Node) planRelay(t time.Time, out []Action) []Action {
 		n.rideWake(next)
 		return out
 	}
-	to := n.nextRelayer()
+	to := n.nextRelayer(t)
 	if to == "" {
 		return out
 	}
@@ -275,8 +300,8 @@ func (n *Node) planRelay(t time.Time, out []Action) []Action {
 	return append(out, n.msg(to, MsgRelayAsk, n.memberInc(to), 0, w.token))
 }
 
-func (n *Node) nextRelayer() string {
-	ms := n.members()
+func (n *Node) nextRelayer(t time.Time) string {
+	ms := n.members(t)
 	if len(ms) == 0 {
 		return ""
 	}
@@ -362,6 +387,7 @@ func (n *Node) onRelayResult(t time.Time, a *attempt, r result) {
 // rideEnded records why a ride's deadline passed.
 func (n *Node) rideEnded(t time.Time) {
 	p := &n.self
+	n.rd.stats.Ends++
 	var missing []string
 	if r := n.rd.rounds[n.rd.seq]; r != nil {
 		missing = slices.Sorted(maps.Keys(r.pending))
@@ -405,17 +431,17 @@ func (n *Node) collectRank(p *peer, t time.Time) (int, bool) {
 	if !p.view.Exists || p.view.revoked() || !n.self.registered {
 		return 0, false
 	}
-	if at := n.expiresAt(p).Add(n.cfg.LeaseDuration); t.Before(at) {
-		n.sched.wakePeer(p.name, at)
-		return 0, false
-	}
 	rank := 0
 	for name := range n.peers {
 		if name != p.name && name < n.cfg.Identity && n.peerLive(name, t) {
 			rank++
 		}
 	}
-	return rank + 1, true // after the VIPs' candidates
+	if at := n.expiresAt(p).Add(time.Duration(rank+1) * n.cfg.LeaseDuration); t.Before(at) {
+		n.sched.wakePeer(p.name, at) // the next node by name only if the first did not
+		return 0, false
+	}
+	return rank + 1, true
 }
 
 // claimRelayed is claim for a relayed write only: a peer's word proves only what we asked

@@ -83,3 +83,55 @@ func TestRide_AnAcknowledgementCountsOnlyForWaitsThatBeginAfterIt(t *testing.T) 
 		t.Fatalf("b revoked a's presence %v after a late acknowledgement: its wait began before it", got)
 	}
 }
+
+// A renewal whose reply comes late must not make a node sighted past its own fence: by then
+// a peer may have revoked it, and a revoked node must not revoke (it left the holders'
+// rounds). Sighted, it would refuse; blind, it vouches.
+func TestRide_ANodeIsNotSightedPastItsOwnFence(t *testing.T) {
+	n, err := New(rideConfig("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var create Write
+	for _, a := range n.Step(t0, Observed{Ref: NodeRef("b")}) {
+		if w, ok := a.(Write); ok && w.Op == OpCreate {
+			create = w
+		}
+	}
+	late := t0.Add(n.cfg.RenewDeadline + 100*time.Millisecond)
+	n.Step(late, WriteDone{ID: create.ID, Record: Record{Exists: true, RV: "1", Holder: "b", Incarnation: create.Incarnation, Token: create.Token}})
+	if n.sighted(late) {
+		t.Fatalf("sighted %v after a write emitted %v earlier landed", late.Sub(t0), late.Sub(t0))
+	}
+	q := Received{From: "a", Msg: PeerMsg{Kind: MsgQuery, Inc: "pa", ToInc: n.Incarnation(), Seq: 1}}
+	vouched := false
+	for _, a := range n.Step(late, q) {
+		if s, ok := a.(Send); ok && s.Msg.Kind == MsgVouch {
+			vouched = true
+		}
+	}
+	if !vouched {
+		t.Fatal("a node whose only landed write is older than its fence refused to vouch")
+	}
+}
+
+// A member seen revoked stays in the holder's rounds for the unacknowledged wait: a
+// revocation it issued before its own may still land.
+func TestRide_ARevokedMemberIsAskedForTheUnacknowledgedWait(t *testing.T) {
+	n, err := New(rideConfig("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	n.Step(t0, Observed{Ref: NodeRef("b"), Record: Record{Exists: true, RV: "1", Holder: "b", Incarnation: "pb"}})
+	n.rd.acked["b"] = ackedMember{inc: "pb", at: t0}
+	n.Step(t0, Observed{Ref: NodeRef("b"), Record: Record{Exists: true, RV: "2", Holder: "", Incarnation: "pb"}})
+	w := n.cfg.UnackedWait()
+	if got := n.members(t0.Add(w - time.Second)); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("members %v just before the wait, want [b]", got)
+	}
+	if got := n.members(t0.Add(w)); len(got) != 0 {
+		t.Fatalf("members %v after the wait, want none", got)
+	}
+}

@@ -56,7 +56,8 @@ type RideStatus struct {
 	Riding  bool      // addresses stay past the fence on attestations
 	Until   time.Time // the ride's deadline (the shell's clock)
 	Members []string  // whose attestations granted it
-	Ended   string    // why the last ride ended ("" while none ended)
+	Ended   string    // why the last ride that ran out ended ("" while none did)
+	Ends    uint64    // rides that ran out (a renewal that lands ends a ride without counting)
 	Rounds  uint64    // queries sent
 	Granted uint64    // rounds that every member vouched for in time
 	Relayed uint64    // renewals that peers made for us and we credited

@@ -27,8 +27,13 @@ type seenVersion struct {
 // Timing is the collector's patience.
 type Timing struct {
 	Grace         time.Duration // how long a VIP stays unwanted, or a node gone, before collection
-	LeaseDuration time.Duration // how long a presence version must stand still before revocation
+	LeaseDuration time.Duration // the agents' lease duration
+	// RevokeWait is how long a presence version must stand still before revocation: with
+	// the ride-through the unacknowledged wait, (LD + X)(1+ρ)/(1−ρ); default LeaseDuration.
+	RevokeWait time.Duration
 }
+
+func (tm Timing) revokeWait() time.Duration { return max(tm.RevokeWait, tm.LeaseDuration) }
 
 // Decide returns the writes that collect what may be collected at now (a monotonic time).
 func Decide(now time.Time, st *State, tm Timing) []election.Write {
@@ -109,7 +114,7 @@ func (st *State) presence(now time.Time, ref election.Ref, rec election.Record, 
 		return election.Write{}, false
 	}
 	if rec.Holder != "" {
-		if sv := st.seen[ref.Node]; now.Sub(sv.since) < tm.LeaseDuration {
+		if sv := st.seen[ref.Node]; now.Sub(sv.since) < tm.revokeWait() {
 			return election.Write{}, false
 		}
 		return election.Write{Ref: ref, Op: election.OpRevoke, Base: rec, Reason: "the node left the cluster"}, true

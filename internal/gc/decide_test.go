@@ -90,3 +90,21 @@ func TestDecide_ANodeThatLeftIsRevokedThenItsPresenceDeleted(t *testing.T) {
 	delete(st.Records, vr)
 	eq(t, "revoked, nothing names it", ops(st, 52*time.Second), "delete node/b")
 }
+
+// With the ride-through the collector is a revoker no holder asks, so it waits the
+// unacknowledged wait (RevokeWait) on an unchanged presence, not LD.
+func TestDecide_ADepartedNodeIsRevokedOnlyAfterTheRevokeWait(t *testing.T) {
+	st := &State{Records: map[election.Ref]election.Record{nb: rec("5", "b", "i1")}, Nodes: map[string]bool{}}
+	ride := Timing{Grace: tm.Grace, LeaseDuration: tm.LeaseDuration, RevokeWait: 5 * time.Minute}
+	decide := func(at time.Duration) []string {
+		var out []string
+		for _, w := range Decide(t0.Add(at), st, ride) {
+			out = append(out, w.Op.String()+" "+w.Ref.String())
+		}
+		return out
+	}
+	eq(t, "first seen", decide(0))
+	eq(t, "after the grace and LD", decide(time.Minute))
+	eq(t, "just before the revoke wait", decide(5*time.Minute-time.Second))
+	eq(t, "after the revoke wait", decide(5*time.Minute), "revoke node/b")
+}
