@@ -37,11 +37,12 @@ var (
 type timing struct {
 	name       string
 	ld, rd, rp time.Duration
+	fence      bool // the nftables fence's millisecond lifetimes (the ride-through)
 }
 
 var timings = []timing{
-	{"default", 15 * time.Second, 10 * time.Second, 2 * time.Second},
-	{"fast", 5 * time.Second, 3 * time.Second, time.Second},
+	{"default", 15 * time.Second, 10 * time.Second, 2 * time.Second, false},
+	{"fast", 5 * time.Second, 3 * time.Second, time.Second, false},
 }
 
 func (tm timing) spread() time.Duration { return tm.rp / 2 }
@@ -109,8 +110,10 @@ type cluster struct {
 	rng   *lockedRand // nil: no jitter
 	// tune, if set, adjusts each node's election config.
 	tune func(*election.Config)
-	// peers, if set, gives each daemon incarnation its peer channel (the ride-through).
-	peers func(node string) daemon.PeerChannel
+	// peers, if set, gives each daemon incarnation its peer channel (the ride-through);
+	// afterStop, if set, runs once every daemon stopped (the peer network drains).
+	peers     func(node string) daemon.PeerChannel
+	afterStop func()
 
 	failed     atomic.Bool
 	violations atomic.Int32
@@ -169,7 +172,8 @@ func buildCluster(t *testing.T, tm timing, namespace string, api kubernetes.Inte
 		hist: daemontest.NewHistory(), logs: logs, vips: vips, changes: map[netip.Addr][]holding{},
 		log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, name := range names {
-		c.nodes = append(c.nodes, &node{name: name, kernel: announcetest.New(announcetest.Config{}),
+		// Fence mode (the ride-through) holds addresses to the millisecond.
+		c.nodes = append(c.nodes, &node{name: name, kernel: announcetest.New(announcetest.Config{Fence: tm.fence}),
 			notes: daemontest.NewNotes()})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -272,6 +276,9 @@ func (c *cluster) shutdown() {
 		if err := c.stop(n); err != nil {
 			c.t.Logf("stop %s: %v", n.name, err)
 		}
+	}
+	if c.afterStop != nil {
+		c.afterStop()
 	}
 	c.stopCheck()
 	<-c.checkDone

@@ -265,7 +265,7 @@ func TestIntegration_StoppedLeaderReleasesAndASuccessorAnnounces(t *testing.T) {
 // etcd), and the fence holds while twice the write latency is less than the renew deadline
 // (docs/design.md, "A slow etcd"): 2 x 2 x 1.2 s < 6 s.
 func TestIntegration_SlowEtcdLongerThanTheRetryPeriodPerRequestChangesNothing(t *testing.T) {
-	tm := timing{"slow-etcd", 8 * time.Second, 6 * time.Second, time.Second}
+	tm := timing{"slow-etcd", 8 * time.Second, 6 * time.Second, time.Second, false}
 	c, env := newRealClusterTimed(t, tm, []netip.Addr{vip})
 	leader := c.waitLeader()
 	c.waitRenew(leader)

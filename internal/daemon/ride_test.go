@@ -11,7 +11,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/vipkeeper/vipkeeper/internal/announce"
-	"github.com/vipkeeper/vipkeeper/internal/announce/announcetest"
 	"github.com/vipkeeper/vipkeeper/internal/daemon"
 	"github.com/vipkeeper/vipkeeper/internal/daemon/daemontest"
 	"github.com/vipkeeper/vipkeeper/internal/election"
@@ -21,11 +20,12 @@ import (
 )
 
 // rideTiming is the ride-through's default timing (app.RideTiming).
-var rideTiming = timing{"ride", 2 * time.Second, 1200 * time.Millisecond, 400 * time.Millisecond}
+var rideTiming = timing{"ride", 2 * time.Second, 1200 * time.Millisecond, 400 * time.Millisecond, true}
 
 // peerNet is an in-memory peer network between the daemons of one bubble: each message is
 // delivered after delay unless the link between its two nodes is cut.
 type peerNet struct {
+	inflight sync.WaitGroup // deliveries under way: the bubble must not end before them
 	mu       sync.Mutex
 	handlers map[string]func(peer.Message, netip.AddrPort)
 	cut      map[[2]string]bool
@@ -66,10 +66,10 @@ func (e *peerEnd) Send(to netip.AddrPort, m peer.Message) error {
 		if peerAddr(name) != to || pn.cut[[2]string{e.node, name}] {
 			continue
 		}
-		go func() {
+		pn.inflight.Go(func() {
 			time.Sleep(pn.delay)
 			h(m, peerAddr(e.node))
-		}()
+		})
 	}
 	return nil
 }
@@ -101,13 +101,10 @@ func newRideCluster(t *testing.T, vips []netip.Addr, names ...string) (*cluster,
 	watch := func() daemontest.LeaseSource { return lease.NewSource(cs, fakeNS) }
 	c := buildCluster(t, rideTiming, fakeNS, cs, store, watch, vips, names)
 	pn := newPeerNet()
-	c.peers = pn.end
+	c.peers, c.afterStop = pn.end, pn.inflight.Wait
 	c.tune = func(ec *election.Config) {
 		ec.MinLifetime, ec.KernelSlack, ec.KernelLateness = announce.FenceMinLeft, 100*time.Millisecond, announce.FenceLateness
 		ec.Ride = election.RideConfig{Cap: 5 * time.Minute}
-	}
-	for _, n := range c.nodes {
-		n.kernel = announcetest.New(announcetest.Config{Fence: true})
 	}
 	return c, pn
 }
