@@ -43,6 +43,14 @@
 //     process's addresses have surely expired. The presence is resigned (which frees every
 //     record of the incarnation at once) only when no address may still be up.
 //
+// With the ride-through (Config.Ride, ride.go), the fence in (b) becomes the deadline: the
+// fence, or later the end of a ride, granted when every member attested in time that it is
+// blind (a blind node cannot revoke), capped at the fence + Ride.Cap. A node revokes only
+// while sighted; its wait on a holder restarts at its own attestation to that holder, and
+// lasts (LD + Cap)(1+ρ)/(1-ρ) unless the holder acknowledged it before the wait began. A
+// peer may renew our presence for us (relay), credited from when we asked.
+// docs/ride-through-model.md and docs/safety.md argue these rules.
+//
 // Safety needs clock rates that agree within the margin above, and a shell that reports
 // each data-plane outcome before executing the next action. A backward step of now counts
 // as no time for waits and voids the fence; a forward jump is taken as elapsed time.
