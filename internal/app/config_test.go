@@ -16,6 +16,13 @@ import (
 
 func parse(t *testing.T, args []string, env map[string]string) AgentConfig {
 	t.Helper()
+	c, _ := parseFS(t, args, env)
+	return c
+}
+
+// parseFS is parse that also returns the flag set, for Resolve.
+func parseFS(t *testing.T, args []string, env map[string]string) (AgentConfig, *flag.FlagSet) {
+	t.Helper()
 	var c AgentConfig
 	fs := flag.NewFlagSet("vipkeeper", flag.ContinueOnError)
 	c.Bind(fs)
@@ -25,7 +32,7 @@ func parse(t *testing.T, args []string, env map[string]string) AgentConfig {
 	if err := ApplyEnv(fs, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, fs
 }
 
 func TestConfig_DefaultsAreValidOnceNodeNameIsSet(t *testing.T) {

@@ -12,15 +12,7 @@ import (
 // parseResolved is parse with the role's Resolve, as cmd/vipkeeper runs it.
 func parseResolved(t *testing.T, args []string, env map[string]string) AgentConfig {
 	t.Helper()
-	var c AgentConfig
-	fs := flag.NewFlagSet("vipkeeper", flag.ContinueOnError)
-	c.Bind(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	if err := ApplyEnv(fs, func(k string) string { return env[k] }); err != nil {
-		t.Fatal(err)
-	}
+	c, fs := parseFS(t, args, env)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	c.Resolve(func(n string) bool { return set[n] })
