@@ -69,9 +69,13 @@ type vip struct {
 	expires time.Time
 	// addrEnds is when the kernel drops the address at the earliest (fence mode).
 	addrEnds time.Time
-	left     int       // burst announcements still to send
-	next     time.Time // when Run sends the next one
-	placed   time.Time // when its install returned: a dump begun later shows it
+	// until is the Until the address's lifetime was last set for, topUp when Run sets it
+	// again so the kernel's whole seconds end closer to until (classic mode; topup.go).
+	until  time.Time
+	topUp  time.Time
+	left   int       // burst announcements still to send
+	next   time.Time // when Run sends the next one
+	placed time.Time // when its install returned: a dump begun later shows it
 }
 
 // New returns an Announcer. It changes nothing on the node but, in fence mode, the fence

@@ -33,7 +33,9 @@
 // than a second left. Every refresh (Add for a held VIP, Set) replaces the
 // lifetimes (RTM_NEWADDR with NLM_F_REPLACE). How late the kernel itself may
 // remove an expired address is in docs/dataplane.md. Announcing stops at
-// install time + lifetime, which is never after Until.
+// install time + lifetime, which is never after Until. When Until stops moving,
+// Run tops the lifetime up once, 1.2 s before Until, so whole seconds do not
+// end it up to a second early (topup.go).
 //
 // # Fence mode
 //

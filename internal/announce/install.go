@@ -111,6 +111,10 @@ func (a *Announcer) setLifetimeLocked(v *vip, until time.Time, exclusive bool) e
 		v.expires = start.Add(life)
 		done := time.Now()
 		if !done.Add(life).After(until) {
+			v.until, v.topUp = until, topUpAt(until, v.expires)
+			if !v.topUp.IsZero() {
+				a.poke()
+			}
 			return nil
 		}
 		a.log.Warn("netlink call returned too late for the lifetime it set; shortening it",

@@ -94,6 +94,7 @@ func (a *Announcer) announceDue(now time.Time) time.Duration {
 	if a.closed {
 		return a.cfg.RefreshInterval
 	}
+	a.topUpDueLocked(now)
 	if due := a.dueLocked(now); len(due) > 0 {
 		a.sendDueLocked(due, now)
 	}
@@ -181,6 +182,9 @@ func (a *Announcer) untilNextLocked(now time.Time) time.Duration {
 	wait := a.cfg.RefreshInterval
 	for _, v := range a.vips {
 		wait = min(wait, v.next.Sub(now))
+		if !v.topUp.IsZero() {
+			wait = min(wait, v.topUp.Sub(now))
+		}
 	}
 	return max(wait, 0)
 }

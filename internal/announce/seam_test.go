@@ -14,6 +14,7 @@ type seamKernel struct {
 	delay    time.Duration
 	slow     int // replace calls still to delay; negative: all
 	replaces int
+	sets     []setCall // every replace: when it was called and the lifetime it carried
 	failDel  map[netip.Addr]error
 	failList error
 }
@@ -28,6 +29,7 @@ func seam(a *Announcer) *seamKernel {
 func (k *seamKernel) replace(s addrSpec) error {
 	k.mu.Lock()
 	k.replaces++
+	k.sets = append(k.sets, setCall{at: time.Now(), ip: s.ip, lft: s.lft})
 	d := time.Duration(0)
 	if k.slow != 0 {
 		d = k.delay
@@ -62,4 +64,24 @@ func (k *seamKernel) set(f func(k *seamKernel)) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	f(k)
+}
+
+// setCall is one replace the seam saw.
+type setCall struct {
+	at  time.Time
+	ip  netip.Addr
+	lft uint32
+}
+
+// calls returns the replaces seen so far for ip.
+func (k *seamKernel) calls(ip netip.Addr) []setCall {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []setCall
+	for _, c := range k.sets {
+		if c.ip == ip {
+			out = append(out, c)
+		}
+	}
+	return out
 }
