@@ -25,6 +25,7 @@ type presence struct {
 	pending  []pendingWrite
 	needRead bool // a write's outcome is unknown: read the record
 	fails    int
+	failedAs ErrClass  // the class of the last failure: another class ramps afresh
 	notAfter time.Time // no new attempt before this (backoff)
 
 	resignTried bool
@@ -262,8 +263,15 @@ func (n *Node) onPresenceWrite(t time.Time, a *attempt, ev result) {
 	}
 }
 
+// A failure of another class than the last restarts the ramp: a kube-apiserver that comes
+// back after a long outage answers 403 for a moment while its RBAC cache fills, and those
+// 403s must not wait out the ramp the outage's timeouts built (the lab measured the VIP back
+// 4.5 s after kube-apiserver was ready, up to LD with the permanent ramp).
 func (n *Node) presenceFailed(t time.Time, class ErrClass) {
 	p := &n.self
+	if class != p.failedAs {
+		p.fails, p.failedAs = 0, class
+	}
 	p.fails++
 	p.notAfter = t.Add(n.backoff(p.fails, class))
 }

@@ -28,6 +28,7 @@ type vip struct {
 	ambBase  string    // the version that write was conditioned on
 	inflight uint64    // the read or write in flight (0: none)
 	fails    int
+	failedAs ErrClass  // the class of the last failure: another class ramps afresh
 	notAfter time.Time // no attempt before this (backoff)
 
 	plane        planeState
@@ -161,11 +162,14 @@ func (n *Node) onVIPRead(t time.Time, v *vip, r result) {
 
 // vipFailed backs off the VIP's next request. Ownership writes are never urgent for
 // safety, so they back off up to LeaseDuration: a slow API server is not flooded.
+// As for the presence, a failure of another class than the last restarts the ramp.
 func (n *Node) vipFailed(t time.Time, v *vip, class ErrClass) {
+	if class != v.failedAs {
+		v.fails, v.failedAs = 0, class
+	}
 	v.fails++
 	v.notAfter = t.Add(n.backoff(v.fails, ClassPermanent))
 	n.sched.markVIP(v.ip)
-	_ = class
 }
 
 // onWant takes in what the Services want of one VIP.
