@@ -19,6 +19,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/internal/daemon"
 	"github.com/vipkeeper/vipkeeper/internal/election"
 	"github.com/vipkeeper/vipkeeper/internal/lease"
+	"github.com/vipkeeper/vipkeeper/internal/peer"
 )
 
 // Plane is the agent's data plane (announce.Announcer; announcetest.Fake in tests).
@@ -85,7 +86,14 @@ func RunAgentOn(ctx context.Context, cfg AgentConfig, log *slog.Logger, rc *rest
 	if routes != nil {
 		dp = routes.Plane()
 	}
-	d, err := newDaemon(cfg, log, rc, client, dp, reg)
+	var peers *peer.Channel // nil without ride-through
+	if cfg.rideOn() {
+		if peers, err = newPeers(cfg, log, reg); err != nil {
+			return err
+		}
+		defer peers.Close() // the daemon's Run closes it too; this covers a start that fails
+	}
+	d, err := newDaemon(cfg, log, rc, client, dp, reg, peers)
 	if err != nil {
 		return err
 	}
@@ -106,7 +114,7 @@ func RunAgentOn(ctx context.Context, cfg AgentConfig, log *slog.Logger, rc *rest
 }
 
 func newDaemon(cfg AgentConfig, log *slog.Logger, rc *rest.Config, client kubernetes.Interface, plane daemon.Dataplane,
-	reg *prometheus.Registry) (*daemon.Daemon, error) {
+	reg *prometheus.Registry, peers *peer.Channel) (*daemon.Daemon, error) {
 	// The HTTP timeout is only a backstop behind each request's own deadline (sized by the
 	// core up to the lease duration); it must not cut a request the core lets run.
 	lc, err := lease.NewClient(rc, lease.ClientConfig{QPS: float32(cfg.LeaseQPS), Burst: cfg.LeaseBurst,
@@ -121,15 +129,11 @@ func newDaemon(cfg AgentConfig, log *slog.Logger, rc *rest.Config, client kubern
 	ec.Rand = rand.Float64 // full-jitter backoff; safe for concurrent electors
 	dc := daemon.Config{Namespace: cfg.Namespace, Source: lease.NewSource(client, cfg.Namespace), Plane: plane,
 		Logger: log, Metrics: daemon.NewMetrics(reg), StopTimeout: cfg.StopTimeout}
-	if cfg.rideOn() {
-		ch, err := newPeers(cfg, log, reg)
-		if err != nil {
-			return nil, err
-		}
+	if peers != nil {
 		adv, _ := cfg.Peer.advertise() // checked by Validate
-		lcfg.PeerAddress, dc.Peers = adv.String(), ch
+		lcfg.PeerAddress, dc.Peers = adv.String(), peers
 		fenceElection(&ec, cfg.Ride)
-		log.Info("ride-through on", "peer", adv.String(), "listen", ch.Addr().String(), "cap", cfg.Ride.Cap)
+		log.Info("ride-through on", "peer", adv.String(), "listen", peers.Addr().String(), "cap", cfg.Ride.Cap)
 	}
 	store, err := lease.New(lcfg)
 	if err != nil {

@@ -80,6 +80,9 @@ type Channel struct {
 
 	mu   sync.Mutex
 	last uint64 // the counter of the last datagram sent
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New loads the keys and binds the socket. Call Run to receive.
@@ -135,9 +138,16 @@ func (c *Channel) Run(ctx context.Context, deliver func(m Message, from netip.Ad
 	wg.Go(func() { c.reloadLoop(ctx) })
 	wg.Go(func() {
 		<-ctx.Done()
-		c.conn.Close() // unblocks ReadFrom
+		c.Close() // unblocks ReadFrom
 	})
 	return c.receive(ctx, deliver)
+}
+
+// Close closes the socket; Run closes it too when its ctx ends. A Channel that never ran
+// (its owner failed to start) must be closed. Safe to call more than once.
+func (c *Channel) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.conn.Close() })
+	return c.closeErr
 }
 
 func (c *Channel) receive(ctx context.Context, deliver func(Message, netip.AddrPort)) error {

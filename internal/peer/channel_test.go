@@ -285,3 +285,27 @@ func TestChannel_RunEndsWithItsContextAndLeavesNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// A Channel whose owner fails before Run (the agent's Lease store, say) is closed by Close:
+// its port is free again, and a second Close is harmless.
+func TestChannel_CloseWithoutRunFreesThePort(t *testing.T) {
+	dir := keyDir(t, map[string]string{"k": keyA})
+	c, err := New(Config{Node: "a", Listen: "127.0.0.1:0", KeyDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.Addr().String()
+	if err := c.Close(); err != nil {
+		t.Errorf("Close = %v, want nil", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	again, err := New(Config{Node: "a", Listen: addr, KeyDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("New on the closed channel's port %s: %v", addr, err)
+	}
+	if err := again.Close(); err != nil {
+		t.Errorf("Close = %v, want nil", err)
+	}
+}
