@@ -36,6 +36,7 @@ type benchOptions struct {
 	scaleSteady   time.Duration
 	scaleInterval time.Duration
 	scalePowerOff bool
+	keepLogs      bool
 	list          bool
 }
 
@@ -55,6 +56,7 @@ func parseBenchFlags(sub string, args []string, errOut io.Writer) (benchOptions,
 	fs.StringVar(&scale, "scale", defScale, "scale runs: nodes:vips/vips/...,nodes:... (none: skip)")
 	fs.StringVar(&scaleTiming, "scale-timing", "default", "timing preset of the scale runs")
 	fs.DurationVar(&o.scaleSteady, "scale-steady", 30*time.Second, "steady-state window of each scale step")
+	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the daemon logs after every scenario, not only after failed ones (<out>/logs/)")
 	fs.BoolVar(&o.scalePowerOff, "scale-power-off", false, "after each group's last step, power off the node answering the most VIPs and measure the takeover")
 	fs.DurationVar(&o.scaleInterval, "scale-probe-interval", 500*time.Millisecond, "probe round of the scale labs (every VIP each round)")
 	fs.StringVar(&o.base.DaemonCmd, "daemon-cmd", DefaultDaemonCmd, "command run on each node (text/template over lab.DaemonArgs)")
@@ -236,7 +238,7 @@ func (b *bench) scenarios(ctx context.Context, l *Lab, scs []Scenario) {
 		res := rn.Run(ctx, sc)
 		b.rep.Results = append(b.rep.Results, res)
 		b.write()
-		if res.Error != "" {
+		if res.Error != "" || b.o.keepLogs {
 			b.keepLogs(l, fmt.Sprintf("%s-%s", sc.Name, res.Timing))
 		}
 	}
